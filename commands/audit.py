@@ -1,0 +1,78 @@
+"""Audit and upkeep: history, verify, replay, demo. History and verify read the event store itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from commands.output import emit, json_option, say, table
+
+
+def attach(cli: click.Group) -> None:
+    @cli.command("history")
+    @click.argument("ident", metavar="[ID]", required=False)
+    @json_option
+    def history(ident: str | None, as_json: bool) -> None:
+        """The stored events, in position order: all, or of one case, entity, source or incident."""
+        from ledger.history import history as read_history
+
+        app = click.get_current_context().obj.app()
+        rows = read_history(app, ident)
+        emit(rows, as_json, _show_history)
+
+    @cli.command("verify")
+    @click.option("--expect", "expected", metavar="HEAD_HASH", help="A head printed earlier: the chain must pass through it.")
+    @json_option
+    def verify(expected: str | None, as_json: bool) -> None:
+        """Recompute the hash chain over every stored event."""
+        from ledger.chain import verify as check
+        from ledger.errors import InvalidInput, VerificationFailed
+
+        if expected is not None:
+            expected = expected.strip().lower()
+            if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
+                raise InvalidInput(f"--expect {expected!r}: a head is 64 hex digits, as verify printed it")
+        app = click.get_current_context().obj.app()
+        verdict = check(app.recorder.chain_rows(), expected)
+        if as_json:
+            emit(verdict.as_dict(), True)
+        elif verdict.ok:
+            click.echo(f"ok: {verdict.events} events, head {verdict.head}")
+        if not verdict.ok:
+            where = f" at position {verdict.first_bad_position}" if verdict.first_bad_position else ""
+            raise VerificationFailed(f"verification failed{where}: {verdict.problem}")
+
+    @cli.command("replay")
+    @json_option
+    def replay(as_json: bool) -> None:
+        """Rebuild every read model from the first event; swapped in only when complete."""
+        ctx = click.get_current_context().obj
+        read_models = ctx.read_models()
+        replayed, position = read_models.replay(ctx.app())
+        if as_json:
+            emit({"replayed": replayed, "position": position}, True)
+        else:
+            click.echo(f"replayed {replayed} events, read models at position {position}")
+
+    @cli.command("demo")
+    def demo() -> None:
+        """Record the Chiba Lexus story (skipping what is there) and show the seizure case."""
+        from importlib.resources import files
+
+        from commands.reads import _query, _show_case
+        from ledger.importer import import_lines
+
+        ctx = click.get_current_context().obj
+        lines = files("ledger").joinpath("data/story.jsonl").read_text(encoding="utf-8").splitlines()
+        result = import_lines(ctx.app(create=True), lines, ctx.settings.actor)
+        say(f"demo: recorded {result.imported} things, {result.skipped} already there")
+        _show_case(_query("case_show", "chiba-lexus"))
+
+
+def _show_history(rows: list[dict[str, Any]]) -> None:
+    shown = []
+    for r in rows:
+        data = {k: v for k, v in r["data"].items() if k not in ("digest", "op_key") and v not in (None, [], {})}
+        shown.append({**r, "hash": r["hash"][:12], "data": data})
+    table(shown, ["position", "stream", "type", "recorded_at", "recorded_by", "data", "hash"])

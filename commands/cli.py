@@ -1,0 +1,94 @@
+"""The `ledger` command: the group, its global options, and the mapping of errors to exit codes.
+
+Commands are thin: they fill an input model and call the application or a query. Heavy modules
+(eventsourcing, SQLAlchemy, pydantic, rich) are imported inside the commands that need them, so
+`ledger --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from commands.context import Context
+
+
+class LedgerGroup(click.Group):
+    """Maps the ledger's errors to `Error: ...` on stderr and exit 1 (refused) or 2 (bad input)."""
+
+    def invoke(self, ctx: click.Context):
+        from ledger.errors import LedgerError
+
+        try:
+            return super().invoke(ctx)
+        except LedgerError as error:
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(error.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as error:  # a library error: translated here, never a traceback
+            if os.environ.get("LEDGER_DEBUG"):
+                raise
+            click.echo(f"Error: {_translate(error)}", err=True)
+            ctx.exit(1)
+
+
+def _translate(error: Exception) -> str:
+    name = type(error).__name__
+    text = str(error) or name
+    if "locked" in text:
+        return f"the ledger is busy (another writer holds it): {text}"
+    return f"{name}: {text} (set LEDGER_DEBUG=1 for details)"
+
+
+@click.group(cls=LedgerGroup)
+@click.option("--db", envvar="LEDGER_DB", default="ledger.db", show_default=True,
+              help="Ledger database: a SQLite file path, or a SQLAlchemy URL.")
+@click.option("--actor", envvar="LEDGER_ACTOR", default=None,
+              help="Who records; stored on every event. Default: the OS login name.")
+@click.version_option(package_name="ledger")
+@click.pass_context
+def cli(ctx: click.Context, db: str, actor: str | None) -> None:
+    """An event-sourced, tamper-evident ledger of enforcement and diplomatic incidents."""
+    from ledger.settings import Settings, default_actor
+
+    context = Context(Settings(db=db, actor=actor or default_actor()))
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+@cli.group(cls=LedgerGroup)
+def source() -> None:
+    """Add the sources that incidents cite."""
+
+
+@cli.group(cls=LedgerGroup)
+def entity() -> None:
+    """Add, alias, merge and show entities."""
+
+
+@cli.group(cls=LedgerGroup)
+def case() -> None:
+    """Open cases, change their status, show them."""
+
+
+@cli.group(cls=LedgerGroup)
+def record() -> None:
+    """Record an incident of one of the six kinds."""
+
+
+from commands import audit, reads, writes  # noqa: E402  (they attach their commands to the groups above)
+
+writes.attach(cli, source, entity, case, record)
+reads.attach(cli, entity, case)
+audit.attach(cli)
+
+
+def main() -> None:
+    cli.main(prog_name="ledger")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

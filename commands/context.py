@@ -1,0 +1,40 @@
+"""What every command shares: the settings, the application and the read models, built lazily."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.settings import Settings, open_ledger
+
+
+class Context:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._app: Any = None
+        self._read_models: Any = None
+
+    def app(self, create: bool = False) -> Any:
+        """The application; writers create the ledger, everyone else needs it to exist."""
+        if self._app is None:
+            self._app = open_ledger(self.settings, create=create)
+        return self._app
+
+    def read_models(self) -> Any:
+        """The read models, caught up with the ledger (every read calls this first)."""
+        if self._read_models is None:
+            self.settings.require()
+            from projections.readmodels import ReadModels
+
+            self._read_models = ReadModels(self.settings)
+        self._read_models.catch_up(self.app)
+        return self._read_models
+
+    def run(self, op: Any) -> Any:
+        return self.app(create=True).run(op, self.settings.actor)
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+            self._app.factory.close()
+        if self._read_models is not None:
+            self._read_models.close()

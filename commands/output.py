@@ -1,0 +1,59 @@
+"""Output shared by every command: one JSON document with --json, readable text otherwise.
+
+Data goes to stdout, messages to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
+    if as_json or human is None:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=1))
+    else:
+        human(data)
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, show_lines=False, header_style="bold")
+    for c in columns:
+        t.add_column(c)
+    for row in rows:
+        t.add_row(*(_cell(row.get(c)) for c in columns))
+    Console(soft_wrap=False).print(t)
+
+
+def _cell(value: Any) -> str:
+    from rich.markup import escape
+
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return escape("; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in value.items()))
+    if isinstance(value, list):
+        return escape(", ".join(map(str, value)))
+    return escape(str(value))
+
+
+def say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def written(outcome: Any, as_json: bool, what: str) -> None:
+    """The answer of a writing command other than `record`."""
+    if as_json:
+        emit({"id": outcome.id, "position": outcome.position, "skipped": outcome.skipped}, True)
+    elif outcome.skipped:
+        click.echo(f"{what} {outcome.id}: already recorded, nothing to do")
+    else:
+        click.echo(f"{what} {outcome.id}: recorded at position {outcome.position}")

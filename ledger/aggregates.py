@@ -1,0 +1,302 @@
+"""The aggregates of the ledger and their events: Source, Entity, Case and Incident.
+
+Events are past-tense classes nested in their aggregate; their topics (module path and class
+name) are stored with every event, so these names are fixed once and for all. Each public method
+checks its rules first and only then calls the `@event` method, which changes state and nothing
+else, because it runs again on every replay.
+
+Incidents are aggregates of their own that name their case: a case can gather thousands of
+incidents, and recording or correcting one must not replay them all. The case's rule (no
+recording on a closed case) is checked by the application against the case before an incident is
+recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import AlreadyExists, InvalidInput, InvalidTransition, Refused
+from ledger.values import CASE_STATUSES
+
+
+class Keyed(Aggregate):
+    """An aggregate that remembers which operation keys it has applied, with their data digest.
+
+    This is what makes an import idempotent: a line whose key is known with the same digest is
+    skipped, with another digest it is refused.
+    """
+
+    op_keys: dict[str, str]
+
+    def seen(self, op_key: str | None, digest: str) -> bool:
+        if op_key is None or op_key not in self.op_keys:
+            return False
+        if self.op_keys[op_key] != digest:
+            raise AlreadyExists(f"key {op_key!r} was already recorded with other data")
+        return True
+
+    def _remember(self, op_key: str | None, digest: str | None) -> None:
+        if op_key is not None:
+            self.op_keys[op_key] = digest or ""
+
+
+def _check_same(what: str, ident: str, stored_digest: str, digest: str) -> bool:
+    """True when re-adding with the same data (a no-op); refused with other data."""
+    if stored_digest != digest:
+        raise AlreadyExists(f"{what} {ident} already exists with other data")
+    return True
+
+
+class Source(Keyed):
+    class Added(Aggregate.Created):
+        source_id: str
+        data: dict[str, Any]
+        digest: str
+        actor: str
+
+    @event(Added)
+    def __init__(self, source_id: str, data: dict[str, Any], digest: str, actor: str):
+        self.source_id = source_id
+        self.data = data
+        self.digest = digest
+        self.op_keys = {}
+
+    def same_as(self, digest: str) -> bool:
+        return _check_same("source", self.source_id, self.digest, digest)
+
+
+class Entity(Keyed):
+    class Added(Aggregate.Created):
+        entity_id: str
+        data: dict[str, Any]
+        digest: str
+        actor: str
+
+    @event(Added)
+    def __init__(self, entity_id: str, data: dict[str, Any], digest: str, actor: str):
+        self.entity_id = entity_id
+        self.kind = data["kind"]
+        self.digest = digest
+        self.aliases: list[str] = list(data.get("aliases") or [])
+        self.merged_into: str | None = None
+        self.merged_from: list[str] = []
+        self.op_keys = {}
+
+    def same_as(self, digest: str) -> bool:
+        return _check_same("entity", self.entity_id, self.digest, digest)
+
+    def _check_not_merged(self) -> None:
+        if self.merged_into is not None:
+            raise Refused(f"entity {self.entity_id} was merged into {self.merged_into}; use that id")
+
+    class AliasAdded(Aggregate.Event):
+        alias: str
+        actor: str
+        op_key: str | None
+        digest: str
+
+    def add_alias(self, alias: str, actor: str, op_key: str | None, digest: str) -> bool:
+        """Add an alias; False (nothing recorded) when the entity already has it."""
+        if self.seen(op_key, digest):
+            return False
+        self._check_not_merged()
+        if alias in self.aliases:
+            return False
+        self._alias_added(alias=alias, actor=actor, op_key=op_key, digest=digest)
+        return True
+
+    @event(AliasAdded)
+    def _alias_added(self, alias: str, actor: str, op_key: str | None, digest: str) -> None:
+        self.aliases.append(alias)
+        self._remember(op_key, digest)
+
+    class MergedInto(Aggregate.Event):
+        survivor: str
+        reason: str
+        actor: str
+        op_key: str | None
+        digest: str
+
+    class Absorbed(Aggregate.Event):
+        duplicate: str
+        reason: str
+        actor: str
+        op_key: str | None
+        digest: str
+
+    @staticmethod
+    def merge(duplicate: Entity, survivor: Entity, reason: str, actor: str,
+              op_key: str | None, digest: str) -> bool:
+        """Merge `duplicate` into `survivor`; False when it is already merged there."""
+        if duplicate.seen(op_key, digest):
+            return False
+        if duplicate.entity_id == survivor.entity_id:
+            raise Refused(f"cannot merge entity {duplicate.entity_id} into itself")
+        if duplicate.merged_into == survivor.entity_id:
+            return False
+        duplicate._check_not_merged()
+        survivor._check_not_merged()
+        if duplicate.kind != survivor.kind:
+            raise Refused(f"cannot merge a {duplicate.kind} ({duplicate.entity_id}) into a "
+                          f"{survivor.kind} ({survivor.entity_id})")
+        duplicate._merged_into(survivor=survivor.entity_id, reason=reason, actor=actor,
+                               op_key=op_key, digest=digest)
+        survivor._absorbed(duplicate=duplicate.entity_id, reason=reason, actor=actor,
+                           op_key=op_key, digest=digest)
+        return True
+
+    @event(MergedInto)
+    def _merged_into(self, survivor: str, reason: str, actor: str, op_key: str | None, digest: str) -> None:
+        self.merged_into = survivor
+        self._remember(op_key, digest)
+
+    @event(Absorbed)
+    def _absorbed(self, duplicate: str, reason: str, actor: str, op_key: str | None, digest: str) -> None:
+        self.merged_from.append(duplicate)
+
+
+class Case(Keyed):
+    class Opened(Aggregate.Created):
+        case_id: str
+        data: dict[str, Any]
+        digest: str
+        actor: str
+
+    @event(Opened)
+    def __init__(self, case_id: str, data: dict[str, Any], digest: str, actor: str):
+        self.case_id = case_id
+        self.digest = digest
+        self.status = "open"
+        self.op_keys = {}
+
+    def same_as(self, digest: str) -> bool:
+        return _check_same("case", self.case_id, self.digest, digest)
+
+    def check_accepts_incidents(self) -> None:
+        if self.status == "closed":
+            raise Refused(f"case {self.case_id} is closed: reopen it (status open) to record on it")
+
+    class StatusChanged(Aggregate.Event):
+        status: str
+        previous: str
+        reason: str
+        actor: str
+        op_key: str | None
+        digest: str
+
+    def change_status(self, status: str, reason: str, actor: str, op_key: str | None, digest: str) -> bool:
+        """Any status to any other, except that a closed case only goes back to open."""
+        if self.seen(op_key, digest):
+            return False
+        if status not in CASE_STATUSES:
+            raise InvalidInput(f"unknown status {status!r}: use one of {', '.join(CASE_STATUSES)}")
+        if status == self.status:
+            raise InvalidTransition(f"case {self.case_id} is already {status}")
+        if self.status == "closed" and status != "open":
+            raise InvalidTransition(f"case {self.case_id} is closed: it can only be reopened (status open)")
+        self._status_changed(status=status, previous=self.status, reason=reason, actor=actor,
+                             op_key=op_key, digest=digest)
+        return True
+
+    @event(StatusChanged)
+    def _status_changed(self, status: str, previous: str, reason: str, actor: str,
+                        op_key: str | None, digest: str) -> None:
+        self.status = status
+        self._remember(op_key, digest)
+
+
+class Incident(Keyed):
+    """One dated act of one of the six kinds, in one case, citing at least one source."""
+
+    class Recorded(Aggregate.Created):
+        case: str
+        kind: str
+        key: str | None
+        fields: dict[str, Any]
+        digest: str
+        actor: str
+
+    @event(Recorded)
+    def __init__(self, case: str, kind: str, key: str | None, fields: dict[str, Any], digest: str, actor: str):
+        self.case = case
+        self.kind = kind
+        self.key = key
+        self.fields = dict(fields)
+        self.digest = digest
+        self.status = "active"
+        self.op_keys = {}
+
+    @property
+    def incident_id(self) -> str:
+        return str(self.id)
+
+    def same_as(self, digest: str) -> bool:
+        if self.digest != digest:
+            raise AlreadyExists(f"incident {self.key or self.incident_id} was already recorded with other data")
+        return True
+
+    def _check_correctable(self) -> None:
+        if self.status == "retracted":
+            raise Refused(f"incident {self.incident_id} is retracted: it cannot be amended or retracted again")
+
+    class Amended(Aggregate.Event):
+        changes: dict[str, Any]
+        reason: str
+        sources: list[str]
+        actor: str
+        op_key: str | None
+        digest: str
+
+    def amend(self, changes: dict[str, Any], reason: str, sources: list[str], actor: str,
+              op_key: str | None, digest: str) -> bool:
+        """Record changed fields; the caller has validated the corrected incident as a whole."""
+        if self.seen(op_key, digest):
+            return False
+        self._check_correctable()
+        changes = {k: v for k, v in changes.items() if self.fields.get(k) != v}
+        if not changes:
+            raise Refused(f"incident {self.incident_id} already has these values: nothing to amend")
+        self._amended(changes=changes, reason=reason, sources=sources, actor=actor, op_key=op_key, digest=digest)
+        return True
+
+    @event(Amended)
+    def _amended(self, changes: dict[str, Any], reason: str, sources: list[str], actor: str,
+                 op_key: str | None, digest: str) -> None:
+        self.fields.update(changes)
+        self.status = "amended"
+        self._remember(op_key, digest)
+
+    class Retracted(Aggregate.Event):
+        reason: str
+        sources: list[str]
+        actor: str
+        op_key: str | None
+        digest: str
+
+    def retract(self, reason: str, sources: list[str], actor: str, op_key: str | None, digest: str) -> bool:
+        if self.seen(op_key, digest):
+            return False
+        self._check_correctable()
+        self._retracted(reason=reason, sources=sources, actor=actor, op_key=op_key, digest=digest)
+        return True
+
+    @event(Retracted)
+    def _retracted(self, reason: str, sources: list[str], actor: str, op_key: str | None, digest: str) -> None:
+        self.status = "retracted"
+        self._remember(op_key, digest)
+
+
+AGGREGATE_KINDS: dict[type[Aggregate], str] = {Source: "source", Entity: "entity", Case: "case", Incident: "incident"}
+
+
+def stream_kind(topic: str) -> str:
+    """'case', 'entity', 'source' or 'incident' from a stored event's topic."""
+    qualname = topic.split(":", 1)[-1]
+    return qualname.split(".", 1)[0].lower()
+
+
+def is_uuid(value: Any) -> bool:
+    return isinstance(value, UUID)

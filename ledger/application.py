@@ -1,0 +1,255 @@
+"""The ledger application: one method per use case, over a unit of work.
+
+A `Unit` holds the aggregates one command (or one whole import file) touches, and the new events
+in the order they were triggered. Nothing reaches the event store until `commit`, so an import
+is validated whole, against the ledger and against its own earlier lines, before anything is
+written. Every rule that spans aggregates (references exist, no recording on a closed case) is
+checked here; rules within one aggregate live in its public methods (`ledger.aggregates`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.utils import Environment
+
+from ledger import inputs as m
+from ledger.aggregates import Case, Entity, Incident, Source
+from ledger.errors import AlreadyExists, InvalidInput, NotFound, Refused
+from ledger.values import as_incident_id, derived_id, incident_id_for_key, is_country_ref
+
+A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass
+class Outcome:
+    """What one operation did: the id it names, whether it was skipped, its last event."""
+
+    id: str
+    skipped: bool
+    events: list[Any] = field(default_factory=list)
+    position: int | None = None
+
+
+class Unit:
+    """The aggregates and new events of one command or one import."""
+
+    def __init__(self, app: Ledger):
+        self.app = app
+        self.loaded: dict[UUID, Aggregate | None] = {}
+        self.events: list[Any] = []
+
+    def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        if aggregate_id not in self.loaded:
+            try:
+                self.loaded[aggregate_id] = self.app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                self.loaded[aggregate_id] = None
+        found = self.loaded[aggregate_id]
+        if found is not None and not isinstance(found, cls):
+            return None
+        return found  # type: ignore[return-value]
+
+    def add(self, aggregate: Aggregate) -> None:
+        self.loaded[aggregate.id] = aggregate
+
+    def collect(self, *aggregates: Aggregate) -> list[Any]:
+        new = [e for agg in aggregates for e in agg.collect_events()]
+        self.events.extend(new)
+        return new
+
+
+class Ledger(Application):
+    name = "ledger"
+
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        # Only what the settings give: no stray PERSISTENCE_MODULE from the user's shell.
+        return Environment(name, dict(env or {}))
+
+    # ------------------------------------------------------------------ running ops
+
+    def unit(self) -> Unit:
+        return Unit(self)
+
+    def commit(self, unit: Unit) -> list[int]:
+        """Store the unit's events in one transaction; their positions, in order."""
+        if not unit.events:
+            return []
+        recordings = self.save(*unit.events)
+        unit.events = []
+        return [r.notification.id for r in recordings]
+
+    def apply(self, unit: Unit, op: m.Op, actor: str) -> Outcome:
+        handler = getattr(self, "_" + op.op.replace(".", "_"))
+        return handler(unit, op, actor)
+
+    def run(self, op: m.Op, actor: str) -> Outcome:
+        """Apply one op and store its events; the outcome carries its ledger position."""
+        unit = self.unit()
+        outcome = self.apply(unit, op, actor)
+        positions = self.commit(unit)
+        outcome.position = positions[-1] if positions else self.recorder.max_notification_id() or 0
+        return outcome
+
+    # ------------------------------------------------------------------ lookups
+
+    def _source(self, unit: Unit, source_id: str) -> Source:
+        source = unit.get(Source, derived_id("source", source_id))
+        if source is None:
+            raise NotFound(f"no source {source_id}")
+        return source
+
+    def _entity(self, unit: Unit, entity_id: str) -> Entity:
+        entity = unit.get(Entity, derived_id("entity", entity_id))
+        if entity is None:
+            raise NotFound(f"no entity {entity_id}")
+        return entity
+
+    def _case(self, unit: Unit, case_id: str) -> Case:
+        case = unit.get(Case, derived_id("case", case_id))
+        if case is None:
+            raise NotFound(f"no case {case_id}")
+        return case
+
+    def incident_uuid(self, ref: str) -> UUID:
+        """An incident named by its id or by the key it was recorded with."""
+        return UUID(as_incident_id(ref) or incident_id_for_key(ref))
+
+    def _incident(self, unit: Unit, ref: str) -> Incident:
+        incident = unit.get(Incident, self.incident_uuid(ref))
+        if incident is None:
+            raise NotFound(f"no incident {ref}")
+        return incident
+
+    def _check_refs(self, unit: Unit, refs: list[str], sources: list[str]) -> None:
+        for ref in refs:
+            if not is_country_ref(ref):  # countries always exist; their codes were validated
+                self._entity(unit, ref)
+        for source_id in sources:
+            self._source(unit, source_id)
+
+    # ------------------------------------------------------------------ sources, entities, cases
+
+    def _add(self, unit: Unit, cls: type[A], kind: str, op: m.Op, actor: str, created: type, **fields: Any) -> Outcome:
+        ident = op.id  # type: ignore[attr-defined]
+        existing = unit.get(cls, derived_id(kind, ident))
+        if existing is not None:
+            existing.same_as(op.digest())  # type: ignore[attr-defined]
+            return Outcome(ident, skipped=True)
+        aggregate = cls._create(created, id=derived_id(kind, ident), data=op.data(), digest=op.digest(),
+                                actor=actor, **fields)
+        unit.add(aggregate)
+        return Outcome(ident, False, unit.collect(aggregate))
+
+    def _source_add(self, unit: Unit, op: m.SourceAdd, actor: str) -> Outcome:
+        return self._add(unit, Source, "source", op, actor, Source.Added, source_id=op.id)
+
+    def _entity_add(self, unit: Unit, op: m.EntityAdd, actor: str) -> Outcome:
+        return self._add(unit, Entity, "entity", op, actor, Entity.Added, entity_id=op.id)
+
+    def _case_open(self, unit: Unit, op: m.CaseOpen, actor: str) -> Outcome:
+        return self._add(unit, Case, "case", op, actor, Case.Opened, case_id=op.id)
+
+    def _entity_alias(self, unit: Unit, op: m.EntityAlias, actor: str) -> Outcome:
+        entity = self._entity(unit, op.id)
+        done = entity.add_alias(op.alias, actor, op.key, op.digest())
+        return Outcome(op.id, not done, unit.collect(entity))
+
+    def _entity_merge(self, unit: Unit, op: m.EntityMerge, actor: str) -> Outcome:
+        duplicate, survivor = self._entity(unit, op.duplicate), self._entity(unit, op.survivor)
+        done = Entity.merge(duplicate, survivor, op.reason, actor, op.key, op.digest())
+        return Outcome(op.duplicate, not done, unit.collect(duplicate, survivor))
+
+    def _case_status(self, unit: Unit, op: m.CaseStatus, actor: str) -> Outcome:
+        case = self._case(unit, op.id)
+        done = case.change_status(op.status, op.reason, actor, op.key, op.digest())
+        return Outcome(op.id, not done, unit.collect(case))
+
+    # ------------------------------------------------------------------ incidents
+
+    def _record_incident(self, unit: Unit, op: m.Record, actor: str) -> Outcome:
+        if op.key is not None:
+            incident_id = UUID(incident_id_for_key(op.key))
+            if op.id is not None and UUID(op.id) != incident_id:
+                raise InvalidInput(f"id {op.id} is not the id of key {op.key!r} ({incident_id})")
+        elif op.id is not None:
+            incident_id = UUID(op.id)
+        else:
+            incident_id = uuid4()
+        # A repeated key is recognised before any other rule, so re-recording succeeds even
+        # when the case has since been closed.
+        existing = unit.get(Incident, incident_id)
+        if existing is not None:
+            if existing.kind != op.kind or existing.case != op.case:
+                raise AlreadyExists(f"incident {op.key or op.id} was already recorded with other data")
+            existing.same_as(op.digest())
+            return Outcome(str(incident_id), skipped=True)
+        self._case(unit, op.case).check_accepts_incidents()
+        self._check_refs(unit, op.role_refs(), op.sources)
+        incident = Incident._create(Incident.Recorded, id=incident_id, case=op.case, kind=op.kind, key=op.key,
+                            fields=op.fields(), digest=op.digest(), actor=actor)
+        unit.add(incident)
+        return Outcome(str(incident_id), False, unit.collect(incident))
+
+    _record_raid = _record_seizure = _record_questioning = _record_incident
+    _record_recall = _record_expulsion = _record_probe = _record_incident
+
+    def _amend(self, unit: Unit, op: m.Amend, actor: str) -> Outcome:
+        incident = self._incident(unit, op.incident)
+        if incident.seen(op.key, op.digest()):
+            return Outcome(incident.incident_id, skipped=True)
+        changes = self._changes(incident, op.set)
+        corrected = self._validate_corrected(incident, changes)
+        self._check_refs(unit, corrected.role_refs(), [*corrected.sources, *op.sources])
+        fields = corrected.fields()
+        changes = {k: fields[k] for k in fields if k in changes or (k == "precision" and "on" in changes)}
+        done = incident.amend(changes, op.reason, op.sources, actor, op.key, op.digest())
+        return Outcome(incident.incident_id, not done, unit.collect(incident))
+
+    def _changes(self, incident: Incident, values: dict[str, Any]) -> dict[str, Any]:
+        """`--set FIELD=VALUE` pairs as stored fields; role and source values are id lists."""
+        allowed = m.amendable_fields(incident.kind)
+        aliases = {field: role for role, field in m.RECORDS[incident.kind].roles.items()}
+        changes: dict[str, Any] = {}
+        for name, value in values.items():
+            name = aliases.get(name, name)
+            if name not in allowed:
+                raise InvalidInput(f"cannot amend {name!r} of a {incident.kind}: amend one of {', '.join(allowed)}")
+            if name in m.RECORDS[incident.kind].roles or name == "sources":
+                if isinstance(value, str):
+                    value = [v.strip() for v in value.split(",") if v.strip()]
+                elif not isinstance(value, list):
+                    raise InvalidInput(f"{name}: give ids, comma-separated")
+            elif isinstance(value, str) and value.strip() == "":
+                value = None
+            changes[name] = value
+        return changes
+
+    def _validate_corrected(self, incident: Incident, changes: dict[str, Any]) -> m.Record:
+        """The corrected incident must be a valid incident of its kind, as a whole."""
+        fields = {**incident.fields, **changes}
+        return m.record_from_fields(incident.kind, incident.case, fields)
+
+    def _retract(self, unit: Unit, op: m.Retract, actor: str) -> Outcome:
+        incident = self._incident(unit, op.incident)
+        if incident.seen(op.key, op.digest()):
+            return Outcome(incident.incident_id, skipped=True)
+        self._check_refs(unit, [], op.sources)
+        done = incident.retract(op.reason, op.sources, actor, op.key, op.digest())
+        return Outcome(incident.incident_id, not done, unit.collect(incident))
+
+
+def _log(app: Ledger, after: int = 0, upto: int | None = None, streams: list[str] | None = None):
+    """The stored events with their positions and hashes, decoded, in position order."""
+    from eventsourcing.persistence import StoredEvent
+
+    for row in app.recorder.chain_rows(after, upto, streams):
+        stored = StoredEvent(UUID(row.originator_id), row.originator_version, row.topic, row.state)
+        yield row, app.mapper.to_domain_event(stored)
+
+
+Ledger.log = _log  # type: ignore[attr-defined]

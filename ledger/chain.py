@@ -1,0 +1,77 @@
+"""The hash chain over the stored events.
+
+Each stored event's hash is SHA-256 over the previous event's hash and the event's own stored
+bytes (stream id, version, topic and state, each length-prefixed). The position is left out on
+purpose: a copy of the ledger to another database keeps the chain and its head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from uuid import UUID
+
+GENESIS = "0" * 64
+
+
+def link(previous: str, originator_id: UUID | str, version: int, topic: str, state: bytes) -> str:
+    digest = hashlib.sha256(bytes.fromhex(previous))
+    stream = originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
+    for part in (stream.encode(), str(version).encode(), topic.encode(), bytes(state)):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainRow:
+    position: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: bytes
+    hash: str | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    events: int
+    head: str
+    first_bad_position: int | None = None
+    problem: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "events": self.events, "head": self.head,
+                "first_bad_position": self.first_bad_position, "problem": self.problem}
+
+
+def verify(rows: Iterable[ChainRow], expect: str | None = None) -> Verdict:
+    """Recompute the chain over rows in position order; report the first that does not hold."""
+    previous = GENESIS
+    count = 0
+    seen_expected = expect is None or expect == GENESIS
+    last_position = 0
+    for row in rows:
+        count += 1
+        if row.position <= last_position:
+            return Verdict(False, count, previous, row.position, f"position {row.position} is out of order")
+        last_position = row.position
+        computed = link(previous, row.originator_id, row.originator_version, row.topic, row.state)
+        if row.hash != computed:
+            return Verdict(
+                False, count, previous, row.position,
+                f"event at position {row.position} does not match the chain: an event was "
+                "edited, removed or inserted here or just before",
+            )
+        previous = computed
+        if not seen_expected and computed == expect:
+            seen_expected = True
+    if not seen_expected:
+        return Verdict(
+            False, count, previous, None,
+            f"the chain does not pass through the expected head {expect}: the log was cut back "
+            "or rewritten since that head was taken",
+        )
+    return Verdict(True, count, previous)

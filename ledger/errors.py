@@ -1,0 +1,56 @@
+"""The one exception tree of the ledger.
+
+The CLI maps `Refused` (and every other `LedgerError`) to `Error: ...` and exit 1, and
+`InvalidInput` to exit 2. Library exceptions are translated where they are caught.
+"""
+
+
+class LedgerError(Exception):
+    """Base of every error the ledger reports to its user."""
+
+    exit_code = 1
+
+
+class Refused(LedgerError):
+    """A well-formed request the ledger will not carry out."""
+
+
+class NotFound(Refused):
+    """A case, entity, source or incident that is not in the ledger."""
+
+
+class AlreadyExists(Refused):
+    """The id is taken by something recorded with other data."""
+
+
+class InvalidTransition(Refused):
+    """A case status change the rules do not allow."""
+
+
+class CaseClosed(Refused):
+    """Recording on a closed case."""
+
+
+class NoDatabase(Refused):
+    """A read of a ledger that does not exist."""
+
+
+class VerificationFailed(Refused):
+    """The hash chain does not hold."""
+
+
+class InvalidInput(LedgerError, ValueError):
+    """Input that is malformed: bad id, date, country, currency, field...
+
+    A ValueError too, so that pydantic validators can raise it and keep its message.
+    """
+
+    exit_code = 2
+
+
+class ImportRejected(InvalidInput):
+    """An import file with bad lines; nothing of it was written."""
+
+    def __init__(self, problems: list[tuple[int, str]]):
+        self.problems = problems
+        super().__init__(f"{len(problems)} bad line(s); nothing was imported")

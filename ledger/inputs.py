@@ -1,0 +1,307 @@
+"""One pydantic model per command and import op.
+
+The click options and the JSON Lines import both fill these models, so the two paths cannot
+drift apart. Field names are the option names without dashes (`-` becomes `_`); repeatable
+options are lists under a plural name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from ledger.errors import InvalidInput
+from ledger.values import (
+    ENTITY_KINDS,
+    RELIABILITY,
+    as_incident_id,
+    check_country,
+    check_currency,
+    check_entity_ref,
+    check_id,
+    parse_amount,
+    parse_date,
+)
+
+
+def _text(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _optional_text(value: Any) -> Any:
+    value = _text(value)
+    return None if value == "" else value
+
+
+def _date_text(value: Any) -> str:
+    return parse_date(value).text
+
+
+Id = Annotated[str, AfterValidator(check_id)]
+Text = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=10_000)]
+OptText = Annotated[Annotated[str, Field(max_length=10_000)] | None, BeforeValidator(_optional_text)]
+EntityRef = Annotated[str, AfterValidator(check_entity_ref)]
+Country = Annotated[str, AfterValidator(check_country)]
+Currency = Annotated[str, AfterValidator(check_currency)]
+DateText = Annotated[str, BeforeValidator(_date_text)]
+Amount = Annotated[int | float, BeforeValidator(parse_amount)]
+
+
+def _identifiers(value: Any) -> Any:
+    """`SCHEME=VALUE` strings (CLI and import) or a mapping, to a mapping."""
+    if isinstance(value, dict) or value is None:
+        return value or {}
+    result: dict[str, str] = {}
+    for item in value:
+        if not isinstance(item, str) or "=" not in item:
+            raise InvalidInput(f"invalid identifier {item!r}: use SCHEME=VALUE")
+        scheme, _, val = item.partition("=")
+        scheme, val = scheme.strip(), val.strip()
+        if not scheme or not val:
+            raise InvalidInput(f"invalid identifier {item!r}: use SCHEME=VALUE")
+        if scheme in result and result[scheme] != val:
+            raise InvalidInput(f"identifier scheme {scheme!r} given twice")
+        result[scheme] = val
+    return result
+
+
+class Op(BaseModel):
+    """An operation; `key` is its idempotency key in an import (any line may carry one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    op: ClassVar[str]
+    key: OptText = None
+
+    def data(self) -> dict[str, Any]:
+        """The operation's data, as compared to decide same-or-other."""
+        return self.model_dump(exclude={"key"}, mode="json")
+
+    def digest(self) -> str:
+        canonical = json.dumps(self.data(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(f"{self.op}\n{canonical}".encode()).hexdigest()
+
+
+class SourceAdd(Op):
+    op = "source.add"
+    id: Id
+    publisher: Text
+    title: Text
+    url: OptText = None
+    published: DateText | None = None
+    reliability: Literal["A", "B", "C", "D", "E", "F"] | None = None
+    credibility: Annotated[int, Field(ge=1, le=6)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upper_grading(cls, values: Any) -> Any:
+        if isinstance(values, dict) and isinstance(values.get("reliability"), str):
+            values = dict(values, reliability=values["reliability"].strip().upper())
+            if values["reliability"] not in RELIABILITY:
+                raise InvalidInput(f"invalid reliability {values['reliability']!r}: use A-F")
+        return values
+
+
+class EntityAdd(Op):
+    op = "entity.add"
+    id: Id
+    kind: Literal[ENTITY_KINDS]  # type: ignore[valid-type]
+    name: Text
+    aliases: list[Text] = []
+    country: Country | None = None
+    identifiers: Annotated[dict[str, str], BeforeValidator(_identifiers)] = {}
+
+
+class EntityAlias(Op):
+    op = "entity.alias"
+    id: Id
+    alias: Text
+
+
+class EntityMerge(Op):
+    op = "entity.merge"
+    duplicate: Id
+    survivor: Id
+    reason: Text
+
+
+class CaseOpen(Op):
+    op = "case.open"
+    id: Id
+    title: Text
+    jurisdiction: Country | None = None
+    regime: OptText = None
+    summary: OptText = None
+
+
+class CaseStatus(Op):
+    op = "case.status"
+    id: Id
+    status: Literal["open", "investigating", "referred", "closed"]
+    reason: Text
+
+
+class Record(Op):
+    """What every incident has; subclasses add their kind's roles and fields."""
+
+    kind: ClassVar[str]
+    roles: ClassVar[dict[str, str]]  # role name -> field name
+    id: str | None = None
+    case: Id
+    on: DateText
+    sources: Annotated[list[Id], Field(min_length=1)]
+    place: OptText = None
+    country: Country | None = None
+    note: OptText = None
+
+    @model_validator(mode="after")
+    def _check_id(self) -> Record:
+        if self.id is not None and as_incident_id(self.id) is None:
+            raise InvalidInput(f"invalid incident id {self.id!r}: a UUID")
+        return self
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"key", "id"}, mode="json")
+
+    def fields(self) -> dict[str, Any]:
+        """The incident's stored fields: roles under their role name, each a list of ids."""
+        out = self.model_dump(exclude={"key", "id", "case"}, mode="json")
+        out["precision"] = parse_date(self.on).precision
+        for role, name in self.roles.items():
+            value = out.pop(name)
+            out[role] = [] if value is None else (value if isinstance(value, list) else [value])
+        return out
+
+    def role_refs(self) -> list[str]:
+        return [ref for role in self.roles for ref in self.fields()[role]]
+
+
+class RecordRaid(Record):
+    op, kind = "record.raid", "raid"
+    roles = {"authority": "authority", "target": "target"}
+    authority: EntityRef
+    target: EntityRef
+
+
+class RecordSeizure(Record):
+    op, kind = "record.seizure", "seizure"
+    roles = {"item": "item", "authority": "authority", "holder": "holder"}
+    item: EntityRef
+    authority: EntityRef | None = None
+    holder: EntityRef | None = None
+    value: Amount | None = None
+    currency: Currency | None = None
+
+    @model_validator(mode="after")
+    def _value_with_currency(self) -> RecordSeizure:
+        if (self.value is None) != (self.currency is None):
+            raise InvalidInput("give --value and --currency together")
+        return self
+
+
+class RecordQuestioning(Record):
+    op, kind = "record.questioning", "questioning"
+    roles = {"subject": "subjects", "authority": "authority"}
+    subjects: Annotated[list[EntityRef], Field(min_length=1)]
+    authority: EntityRef | None = None
+
+
+class RecordRecall(Record):
+    op, kind = "record.recall", "recall"
+    roles = {"envoy": "envoy", "sending_state": "sending_state", "post": "post"}
+    envoy: EntityRef
+    sending_state: Country
+    post: Country
+    reason: OptText = None
+
+
+class RecordExpulsion(Record):
+    op, kind = "record.expulsion", "expulsion"
+    roles = {"person": "persons", "expelling_state": "expelling_state"}
+    persons: Annotated[list[EntityRef], Field(min_length=1)]
+    expelling_state: Country
+    reason: OptText = None
+
+
+class RecordProbe(Record):
+    op, kind = "record.probe", "probe"
+    roles = {"authority": "authority", "subject": "subjects"}
+    authority: EntityRef
+    subjects: Annotated[list[EntityRef], Field(min_length=1)]
+
+
+RECORDS: dict[str, type[Record]] = {
+    m.kind: m for m in (RecordRaid, RecordSeizure, RecordQuestioning, RecordRecall, RecordExpulsion, RecordProbe)
+}
+LIST_ROLE_FIELDS = ("subjects", "persons")
+COMMON_FIELDS = ("on", "place", "country", "note", "sources")
+
+
+def amendable_fields(kind: str) -> list[str]:
+    model = RECORDS[kind]
+    extra = [f for f in ("value", "currency", "reason") if f in model.model_fields]
+    return [*COMMON_FIELDS, *extra, *model.roles]
+
+
+def record_from_fields(kind: str, case: str, fields: dict[str, Any]) -> Record:
+    """Rebuild the input model of an incident from its stored fields: used to validate an amendment."""
+    model = RECORDS[kind]
+    data: dict[str, Any] = {"case": case}
+    for name, value in fields.items():
+        if name == "precision":
+            continue
+        if name in model.roles:
+            field = model.roles[name]
+            if field in LIST_ROLE_FIELDS:
+                data[field] = value
+            elif value:
+                data[field] = value[0] if len(value) == 1 else value
+        else:
+            data[name] = value
+    return parse(model, data)  # type: ignore[return-value]
+
+
+class Amend(Op):
+    op = "amend"
+    incident: Text
+    reason: Text
+    set: Annotated[dict[str, Any], Field(min_length=1)]
+    sources: list[Id] = []
+
+
+class Retract(Op):
+    op = "retract"
+    incident: Text
+    reason: Text
+    sources: list[Id] = []
+
+
+OPS: dict[str, type[Op]] = {
+    m.op: m for m in (SourceAdd, EntityAdd, EntityAlias, EntityMerge, CaseOpen, CaseStatus,
+                      *RECORDS.values(), Amend, Retract)
+}
+
+
+def describe(error: ValidationError) -> str:
+    """A pydantic error as one line: `field: message; field: message`."""
+    parts = []
+    for err in error.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("function-after", "function-before"))
+        msg = err.get("msg", "invalid")
+        msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown field"
+        if err.get("type") == "missing":
+            msg = "missing"
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts)
+
+
+def parse(model: type[Op], data: dict[str, Any]) -> Op:
+    """Validate data into the model, as InvalidInput with a one-line message."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise InvalidInput(describe(error)) from None

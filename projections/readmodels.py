@@ -1,0 +1,148 @@
+"""The read models: kept up to date by a pull-based catch-up, rebuilt whole by a replay.
+
+Catch-up reads the events after the tracked position and applies them page by page; each page's
+rows and the new position are written in one transaction, under the write lock, so two processes
+catching up at once never apply an event twice. Every read catches up first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, event, func, inspect, select, text, update
+from sqlalchemy.engine import Connection, Engine
+
+from ledger.settings import EVENTS_TABLE, Settings
+from projections.projector import Projector
+from projections.schema import META, NAME, projection_state, tables
+
+PAGE = 1000
+
+
+def make_engine(settings: Settings) -> Engine:
+    engine = create_engine(settings.sqlalchemy_url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("writing") else "BEGIN")
+
+    return engine
+
+
+class ReadModels:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.engine = make_engine(settings)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(writing=True) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[tuple[Connection, Any, int]]:
+        """A read transaction on the live generation: (connection, tables, position)."""
+        with self.engine.connect() as conn, conn.begin():
+            generation, position = self._state(conn)
+            yield conn, tables(generation), position
+
+    def _state(self, conn: Connection) -> tuple[int, int]:
+        row = conn.execute(select(projection_state.c.generation, projection_state.c.position)
+                           .where(projection_state.c.name == NAME)).one_or_none()
+        if row is None:
+            raise LookupError("read models not created")
+        return row.generation, row.position
+
+    def head(self, conn: Connection) -> int:
+        return conn.execute(text(f"SELECT MAX(rowid) FROM {EVENTS_TABLE}")).scalar() or 0
+
+    def ensure(self) -> None:
+        """Create the read-model tables on first use."""
+        if inspect(self.engine).has_table(projection_state.name):
+            with self.engine.connect() as conn:
+                if conn.execute(select(func.count()).select_from(projection_state)).scalar():
+                    return
+        with self.writing() as conn:
+            META.create_all(conn)
+            if conn.execute(select(func.count()).select_from(projection_state)).scalar():
+                return
+            tables(1).metadata.create_all(conn)
+            conn.execute(projection_state.insert().values(name=NAME, generation=1, position=0))
+
+    def behind(self) -> bool:
+        with self.engine.connect() as conn, conn.begin():
+            return self._state(conn)[1] < self.head(conn)
+
+    def catch_up(self, app_factory: Callable[[], Any]) -> int:
+        """Apply every event after the tracked position; the number applied."""
+        self.ensure()
+        if not self.behind():
+            return 0
+        app = app_factory()
+        applied = 0
+        projector: Projector | None = None
+        while True:
+            with self.writing() as conn:
+                generation, position = self._state(conn)
+                if projector is None or projector.t.generation != generation:
+                    projector = Projector(tables(generation))
+                last = position
+                for row, domain_event in app.log(after=position, upto=position + PAGE):
+                    projector.apply(conn, domain_event, row.position)
+                    last = row.position
+                    applied += 1
+                if last == position:
+                    return applied
+                self._move(conn, last)
+
+    def _move(self, conn: Connection, position: int, generation: int | None = None) -> None:
+        values: dict[str, int] = {"position": position}
+        if generation is not None:
+            values["generation"] = generation
+        conn.execute(update(projection_state).where(projection_state.c.name == NAME).values(**values))
+
+    def replay(self, app: Any) -> tuple[int, int]:
+        """Rebuild every read model from position 1 into fresh tables, then swap them in.
+
+        Returns (events replayed, position). If anything fails, the fresh tables are dropped and
+        the live read models stay as they were.
+        """
+        self.ensure()
+        with self.engine.connect() as conn, conn.begin():
+            live, _ = self._state(conn)
+        fresh = tables(live + 1)
+        with self.writing() as conn:
+            fresh.metadata.drop_all(conn)  # leftovers of a replay that died
+            fresh.metadata.create_all(conn)
+        projector = Projector(fresh)
+        replayed, position = 0, 0
+        try:
+            while True:
+                with self.writing() as conn:
+                    last = position
+                    for row, domain_event in app.log(after=position, upto=position + PAGE):
+                        projector.apply(conn, domain_event, row.position)
+                        last = row.position
+                        replayed += 1
+                    if last == position:
+                        # caught up with the log, under the write lock: swap in this transaction
+                        current, _ = self._state(conn)
+                        if current != live:
+                            raise RuntimeError("another replay swapped the read models meanwhile")
+                        self._move(conn, position, generation=fresh.generation)
+                        tables(live).metadata.drop_all(conn)
+                        return replayed, position
+                position = last
+        except BaseException:
+            with self.writing() as conn:
+                fresh.metadata.drop_all(conn)
+            raise
