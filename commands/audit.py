@@ -68,6 +68,13 @@ def attach(cli: click.Group) -> None:
         result = import_lines(ctx.app(create=True), lines, ctx.settings.actor)
         say(f"demo: recorded {result.imported} things, {result.skipped} already there")
         _show_case(_query("case_show", "chiba-lexus"))
+        from ledger.history import corrections
+
+        click.echo("\nCorrections (the first reports stay in `ledger history`):")
+        for c in corrections(ctx.app(), "chiba-lexus"):
+            changed = ", ".join(f"{f}: {c['old'].get(f)!r} -> {v!r}" for f, v in c["changes"].items())
+            click.echo(f"- position {c['position']}, {c['kind']} {c['incident'][:8]}, by {c['recorded_by']}: {changed}")
+            click.echo(f"  reason: {c['reason']}; sources: {', '.join(c['sources']) or '-'}")
 
 
 def _show_history(rows: list[dict[str, Any]]) -> None:

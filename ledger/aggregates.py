@@ -18,7 +18,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.errors import AlreadyExists, InvalidInput, InvalidTransition, Refused
+from ledger.errors import AlreadyExists, CaseClosed, InvalidInput, InvalidTransition, Refused
 from ledger.values import CASE_STATUSES
 
 
@@ -177,7 +177,7 @@ class Case(Keyed):
 
     def check_accepts_incidents(self) -> None:
         if self.status == "closed":
-            raise Refused(f"case {self.case_id} is closed: reopen it (status open) to record on it")
+            raise CaseClosed(f"case {self.case_id} is closed: reopen it (status open) to record on it")
 
     class StatusChanged(Aggregate.Event):
         status: str

@@ -7,19 +7,40 @@ two writers never read the same previous hash; they wait for each other within t
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import OperationalError, StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.sqlite import (
+    SQLiteAggregateRecorder,
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteTransaction,
+)
 
 from ledger.chain import GENESIS, ChainRow, link
 
 PAGE = 5000
 
 
+class _ImmediateTransaction(SQLiteTransaction):
+    """The library's transaction (it translates sqlite3's errors), begun with the write lock."""
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:  # e.g. still locked after the lock timeout
+            raise OperationalError(error) from error
+        return cursor
+
+
 class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """The ledger's recorder: the library's SQLite application recorder, with every event sealed."""
+
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name)
         table = self.events_table_name
@@ -41,23 +62,13 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         ]
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        with self.datastore.get_connection(commit=True) as conn:
-            cursor = conn.cursor()
-            try:
-                cursor.execute("BEGIN IMMEDIATE")
-            except Exception as error:  # sqlite3.OperationalError: database is locked
-                raise OperationalError(error) from error
-            try:
-                result = self._insert_events(cursor, stored_events, **kwargs)
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
-            return result
+        if not stored_events:
+            return None  # nothing to seal, nothing to lock
+        with self.datastore.get_connection(commit=True) as conn, \
+                _ImmediateTransaction(conn, commit=True) as cursor, cursor:
+            return self._insert_events(cursor, stored_events, **kwargs)
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int]:
-        if not stored_events:
-            return []
         c.execute(self.select_head_statement)
         row = c.fetchone()
         previous = row[0] if row else GENESIS
@@ -100,3 +111,12 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             if len(rows) < PAGE:
                 return
             after = rows[-1][0]
+
+
+class ChainedSQLiteAggregateRecorder(ChainedSQLiteApplicationRecorder, SQLiteAggregateRecorder):
+    """The same chain for a plain aggregate recorder (snapshots, if ever enabled), which by the
+    library's contract returns no notification ids."""
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super().insert_events(stored_events, **kwargs)
+        return None

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from commands.cli import cli
+from ledger.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+STORY = ROOT / "ledger" / "data" / "story.jsonl"
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(db=str(tmp_path / "ledger.db"), actor="tester")
+
+
+class Runner:
+    """Drives the real CLI in-process against one ledger file."""
+
+    def __init__(self, db: Path):
+        self.db = db
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, code: int = 0):
+        result = self.runner.invoke(cli, ["--db", str(self.db), "--actor", "tester", *args], input=input)
+        assert result.exit_code == code, (args, result.exit_code, result.output, result.stderr)
+        return result
+
+    def json(self, *args: str):
+        return json.loads(self(*args, "--json").stdout)
+
+
+@pytest.fixture
+def run(tmp_path) -> Runner:
+    return Runner(tmp_path / "ledger.db")
+
+
+@pytest.fixture
+def story(run) -> Runner:
+    run("import", str(STORY))
+    return run

@@ -1,0 +1,148 @@
+"""The application and its read models on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from ledger import inputs as m
+from ledger.chain import verify
+from ledger.errors import ImportRejected, NoDatabase
+from ledger.importer import import_lines
+from ledger.settings import Settings, open_ledger
+from projections import queries
+from projections.readmodels import ReadModels
+
+from tests.conftest import STORY
+
+
+@pytest.fixture
+def ledger(settings):
+    app = open_ledger(settings, create=True)
+    read_models = ReadModels(settings)
+    yield app, read_models
+    app.close()
+    app.factory.close()
+    read_models.close()
+
+
+def _read(read_models, app, name, *args):
+    read_models.catch_up(lambda: app)
+    with read_models.reading() as (conn, t, _position):
+        return getattr(queries, name)(conn, t, *args)
+
+
+def test_a_read_of_a_missing_ledger_creates_nothing(tmp_path):
+    settings = Settings(db=str(tmp_path / "missing.db"))
+    with pytest.raises(NoDatabase):
+        open_ledger(settings)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_the_story_imports_and_reads(ledger):
+    app, rm = ledger
+    result = import_lines(app, STORY.read_text().splitlines(), "tester")
+    assert (result.imported, result.skipped) == (27, 0)
+    assert result.position == app.recorder.max_notification_id()
+    case = _read(rm, app, "case_show", "chiba-lexus")
+    raid = next(i for i in case["incidents"] if i["kind"] == "raid")
+    assert raid["roles"]["authority"] == ["chiba-police"] and raid["status"] == "amended"
+    seizure = next(i for i in case["incidents"] if i["kind"] == "seizure")
+    assert (seizure["value"], seizure["currency"]) == (10_000_000, "JPY")
+    han = _read(rm, app, "entity_show", "h-t-song")  # the duplicate shows as the survivor
+    assert han["id"] == "han-tae-song" and han["merged_from"] == ["h-t-song"]
+    assert {(i["kind"], i["role"]) for i in han["incidents"]} == {("recall", "envoy"), ("probe", "subject"),
+                                                                  ("expulsion", "person")}
+    assert verify(app.recorder.chain_rows()).ok
+
+
+def test_a_second_import_records_nothing(ledger):
+    app, _ = ledger
+    lines = STORY.read_text().splitlines()
+    import_lines(app, lines, "tester")
+    head = app.recorder.max_notification_id()
+    again = import_lines(app, lines, "tester")
+    assert (again.imported, again.skipped) == (0, 27)
+    assert app.recorder.max_notification_id() == head
+
+
+def test_a_bad_line_rejects_the_whole_file(ledger):
+    app, _ = ledger
+    lines = STORY.read_text().splitlines()
+    lines.insert(3, json.dumps({"op": "record.raid", "case": "chiba-lexus", "on": "2023-12-07",
+                                "sources": ["asahi-2023-12-07"], "authority": "nobody", "target": "JP"}))
+    with pytest.raises(ImportRejected) as rejected:
+        import_lines(app, lines, "tester")
+    # line 4 names a case opened later in the file and an entity that never exists
+    assert [n for n, _ in rejected.value.problems] == [4]
+    assert "no case chiba-lexus" in rejected.value.problems[0][1]
+    assert app.recorder.max_notification_id() is None
+
+
+def test_identical_status_lines_count_by_their_place_in_the_file(ledger):
+    app, rm = ledger
+    import_lines(app, STORY.read_text().splitlines(), "tester")
+    flips = [json.dumps({"op": "case.status", "id": "han-ivory", "status": s, "reason": "r"})
+             for s in ("closed", "open", "closed")]
+    assert import_lines(app, flips, "tester").imported == 3
+    assert import_lines(app, flips, "tester").imported == 0  # the same file again: all three skipped
+    assert _read(rm, app, "case_show", "han-ivory")["status"] == "closed"
+
+
+def test_import_and_the_cli_fill_the_same_model():
+    line = {"op": "record.questioning", "case": "c", "on": "2023-12", "sources": ["s"], "subjects": ["a", "b"]}
+    from ledger.importer import parse_line
+
+    from_file = parse_line(json.dumps(line))
+    from_cli = m.parse(m.RecordQuestioning, {"case": "c", "on": "2023-12", "sources": ("s",), "subjects": ("a", "b")})
+    assert from_file.digest() == from_cli.digest()
+
+
+def test_catch_up_records_its_position_with_the_rows(ledger, settings):
+    app, rm = ledger
+    import_lines(app, STORY.read_text().splitlines(), "tester")
+    assert rm.catch_up(lambda: app) == app.recorder.max_notification_id()
+    assert rm.catch_up(lambda: app) == 0
+    app.run(m.CaseStatus(id="han-ivory", status="referred", reason="to the panel"), "tester")
+    assert rm.catch_up(lambda: app) == 1
+    with rm.reading() as (conn, t, position):
+        assert position == app.recorder.max_notification_id()
+        rows = conn.execute(select(t.case_status.c.status).where(t.case_status.c.case_id == "han-ivory")).scalars()
+        assert list(rows) == ["referred"]
+
+
+def test_replay_swaps_in_a_new_generation_and_drops_the_old(ledger):
+    app, rm = ledger
+    import_lines(app, STORY.read_text().splitlines(), "tester")
+    before = _read(rm, app, "timeline", None, None, True)
+    replayed, position = rm.replay(app)
+    assert replayed == position == app.recorder.max_notification_id()
+    assert _read(rm, app, "timeline", None, None, True) == before
+    from sqlalchemy import inspect
+
+    names = inspect(rm.engine).get_table_names()
+    assert any(n.startswith("rm2_") for n in names) and not any(n.startswith("rm1_") for n in names)
+
+
+def test_a_failed_replay_leaves_the_live_read_models(ledger, monkeypatch):
+    app, rm = ledger
+    import_lines(app, STORY.read_text().splitlines(), "tester")
+    before = _read(rm, app, "cases")
+    from projections import projector
+
+    def broken(self, conn, event, position):
+        if position > 10:
+            raise RuntimeError("disk full")
+        return original(self, conn, event, position)
+
+    original = projector.Projector.apply
+    monkeypatch.setattr(projector.Projector, "apply", broken)
+    with pytest.raises(RuntimeError):
+        rm.replay(app)
+    monkeypatch.setattr(projector.Projector, "apply", original)
+    assert _read(rm, app, "cases") == before
+    from sqlalchemy import inspect
+
+    assert not any(n.startswith("rm2_") for n in inspect(rm.engine).get_table_names())

@@ -1,0 +1,160 @@
+"""Domain rules, in memory: the aggregates and the application on the library's in-memory store."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger import inputs as m
+from ledger.aggregates import Case, Entity, Incident
+from ledger.application import Ledger
+from ledger.errors import AlreadyExists, CaseClosed, InvalidInput, InvalidTransition, NotFound, Refused
+from ledger.values import derived_id
+
+
+def _case() -> Case:
+    return Case._create(Case.Opened, id=derived_id("case", "c"), case_id="c", data={"title": "T"}, digest="d", actor="a")
+
+
+def test_case_status_rules():
+    case = _case()
+    assert case.change_status("investigating", "why", "a", None, "x")
+    with pytest.raises(InvalidTransition, match="already investigating"):
+        case.change_status("investigating", "why", "a", None, "x")
+    assert case.change_status("closed", "done", "a", None, "x")
+    with pytest.raises(InvalidTransition, match="only be reopened"):
+        case.change_status("referred", "why", "a", None, "x")
+    with pytest.raises(CaseClosed, match="closed"):
+        case.check_accepts_incidents()
+    assert case.change_status("open", "new facts", "a", None, "x")
+    case.check_accepts_incidents()
+    assert [type(e).__name__ for e in case.collect_events()] == ["Opened", "StatusChanged", "StatusChanged", "StatusChanged"]
+
+
+def test_a_refused_change_triggers_no_event():
+    case = _case()
+    case.collect_events()
+    with pytest.raises(InvalidTransition):
+        case.change_status("open", "why", "a", None, "x")
+    assert case.collect_events() == []
+
+
+def test_op_keys_skip_the_same_and_refuse_other_data():
+    case = _case()
+    assert case.change_status("referred", "r", "a", "k1", "digest-1")
+    assert not case.change_status("referred", "r", "a", "k1", "digest-1")  # replayed line: skipped
+    with pytest.raises(AlreadyExists):
+        case.change_status("closed", "r", "a", "k1", "digest-2")
+
+
+def _incident() -> Incident:
+    fields = m.parse(m.RecordSeizure, {"case": "c", "on": "2023-12-07", "sources": ["s"], "item": "car",
+                                       "value": 70000, "currency": "USD"}).fields()
+    return Incident._create(Incident.Recorded, id=derived_id("incident", "x"), case="c", kind="seizure",
+                            key=None, fields=fields, digest="d", actor="a")
+
+
+def test_corrections_are_events_and_a_retracted_incident_stays_retracted():
+    inc = _incident()
+    assert inc.amend({"value": 10_000_000, "currency": "JPY"}, "Asahi", ["asahi"], "a", None, "x")
+    assert inc.status == "amended" and inc.fields["currency"] == "JPY"
+    with pytest.raises(Refused, match="nothing to amend"):
+        inc.amend({"currency": "JPY"}, "again", [], "a", None, "y")
+    assert inc.retract("duplicate", [], "a", None, "z")
+    for attempt in (lambda: inc.retract("again", [], "a", None, "w"),
+                    lambda: inc.amend({"note": "x"}, "late", [], "a", None, "v")):
+        with pytest.raises(Refused, match="retracted"):
+            attempt()
+    assert [type(e).__name__ for e in inc.collect_events()] == ["Recorded", "Amended", "Retracted"]
+
+
+def test_replaying_the_events_gives_the_same_state():
+    inc = _incident()
+    inc.amend({"note": "n"}, "r", [], "a", None, "x")
+    events = inc.collect_events()
+    copy = None
+    for e in events:
+        copy = e.mutate(copy)
+    assert copy.fields == inc.fields and copy.status == inc.status and copy.version == inc.version
+
+
+def _entity(eid: str, kind: str = "person") -> Entity:
+    return Entity._create(Entity.Added, id=derived_id("entity", eid), entity_id=eid,
+                          data={"kind": kind, "name": eid}, digest=eid, actor="a")
+
+
+def test_merge_rules():
+    a, b, car = _entity("a"), _entity("b"), _entity("car", "vehicle")
+    with pytest.raises(Refused, match="itself"):
+        Entity.merge(a, a, "r", "x", None, "d")
+    with pytest.raises(Refused, match="cannot merge a vehicle"):
+        Entity.merge(car, a, "r", "x", None, "d")
+    assert Entity.merge(a, b, "same person", "x", None, "d")
+    assert a.merged_into == "b" and b.merged_from == ["a"]
+    assert not Entity.merge(a, b, "again", "x", None, "d")  # already there: a no-op
+    with pytest.raises(Refused, match="merged into b"):
+        Entity.merge(b, a, "r", "x", None, "d")
+    with pytest.raises(Refused, match="merged into b"):
+        a.add_alias("A.", "x", None, "d")
+
+
+# ---------------------------------------------------------------------- the application, in memory
+
+
+@pytest.fixture
+def app():
+    ledger = Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    for op in (m.SourceAdd(id="s", publisher="P", title="T"),
+               m.EntityAdd(id="police", kind="organization", name="Police"),
+               m.EntityAdd(id="dealer", kind="organization", name="Dealer"),
+               m.CaseOpen(id="c", title="Case")):
+        ledger.run(op, "tester")
+    return ledger
+
+
+def _raid(**extra) -> m.RecordRaid:
+    data = {"case": "c", "on": "2023-12-07", "sources": ["s"], "authority": "police", "target": "dealer", **extra}
+    return m.parse(m.RecordRaid, data)
+
+
+def test_recording_checks_every_reference(app):
+    for bad, message in (({"case": "nope"}, "no case nope"), ({"sources": ["nope"]}, "no source nope"),
+                         ({"target": "nobody"}, "no entity nobody")):
+        with pytest.raises(NotFound, match=message):
+            app.run(_raid(**bad), "tester")
+    assert app.run(_raid(target="KP"), "tester").skipped is False  # countries always exist
+
+
+def test_a_key_is_recognised_before_the_case_rule(app):
+    first = app.run(_raid(key="k"), "tester")
+    app.run(m.CaseStatus(id="c", status="closed", reason="done"), "tester")
+    again = app.run(_raid(key="k"), "tester")
+    assert again.skipped and again.id == first.id
+    with pytest.raises(AlreadyExists):
+        app.run(_raid(key="k", note="other data"), "tester")
+    with pytest.raises(CaseClosed):
+        app.run(_raid(key="new"), "tester")
+
+
+def test_adding_again_is_a_no_op_only_with_the_same_data(app):
+    assert app.run(m.CaseOpen(id="c", title="Case"), "tester").skipped
+    with pytest.raises(AlreadyExists, match="other data"):
+        app.run(m.CaseOpen(id="c", title="Another"), "tester")
+
+
+def test_amendments_are_validated_as_a_whole_incident(app):
+    seizure = m.parse(m.RecordSeizure, {"case": "c", "on": "2023-12-07", "sources": ["s"], "item": "dealer",
+                                        "value": 70000, "currency": "USD", "key": "sz"})
+    app.run(seizure, "tester")
+    amend = lambda **s: app.run(m.Amend(incident="sz", reason="r", set=s), "tester")  # noqa: E731
+    with pytest.raises(InvalidInput, match="cannot amend 'reason' of a seizure"):
+        amend(reason="x")
+    with pytest.raises(InvalidInput, match="no such day"):
+        amend(on="2023-02-30")
+    with pytest.raises(InvalidInput, match="together"):
+        amend(currency=None)
+    with pytest.raises(NotFound, match="no entity ghost"):
+        amend(holder="ghost")
+    assert not amend(on="2023-12", holder="police").skipped
+    incident = app.repository.get(app.incident_uuid("sz"))
+    assert incident.fields["on"] == "2023-12" and incident.fields["precision"] == "month"
+    assert incident.fields["holder"] == ["police"]

@@ -1,0 +1,77 @@
+"""Value rules: ids, countries, currencies, partial dates, amounts."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.errors import InvalidInput
+from ledger.values import (
+    check_country,
+    check_currency,
+    check_entity_ref,
+    check_id,
+    parse_amount,
+    parse_date,
+)
+
+
+@pytest.mark.parametrize("text, precision, start", [
+    ("1992", "year", "1992-01-01T00:00:00"),
+    ("2023-12", "month", "2023-12-01T00:00:00"),
+    ("2023-12-07", "day", "2023-12-07T00:00:00"),
+    ("2023-12-07T10:30", "time", "2023-12-07T10:30:00"),
+    ("2023-12-07T10:30:00+09:00", "time", "2023-12-07T01:30:00"),
+    ("2023-12-07T01:30:00Z", "time", "2023-12-07T01:30:00"),
+])
+def test_dates_keep_their_precision(text, precision, start):
+    parsed = parse_date(text)
+    assert parsed.precision == precision
+    assert parsed.start == start
+
+
+@pytest.mark.parametrize("bad", ["2023-02-30", "2023-13", "2023-00", "0000", "20231", "2023-1-1", "yesterday", "", None])
+def test_impossible_dates_are_rejected(bad):
+    with pytest.raises(InvalidInput):
+        parse_date(bad)
+
+
+@given(st.dates(min_value=date(1, 1, 1)))
+def test_every_real_day_parses_at_day_precision(day):
+    parsed = parse_date(day.isoformat())
+    assert parsed == (day.isoformat(), "day")
+    assert parse_date(day.isoformat()[:7]).start <= parsed.start
+
+
+def test_ids_and_entity_references():
+    assert check_id("chiba-lexus") == "chiba-lexus"
+    for bad in ("Chiba", "-x", "a b", "x" * 81, ""):
+        with pytest.raises(InvalidInput):
+            check_id(bad)
+    assert check_entity_ref("JP") == "JP"  # the country
+    assert check_entity_ref("jp") == "jp"  # a user entity
+    with pytest.raises(InvalidInput, match="unknown country"):
+        check_entity_ref("XX")
+
+
+def test_states_take_any_case_and_currencies_come_from_iso_4217():
+    assert check_country("kp") == "KP"
+    assert check_currency("jpy") == "JPY"
+    with pytest.raises(InvalidInput):
+        check_country("ZZ")
+    with pytest.raises(InvalidInput):
+        check_currency("XYZ1")
+    with pytest.raises(InvalidInput):
+        check_currency("ABC")
+
+
+def test_amounts():
+    assert parse_amount("70000") == 70000 and isinstance(parse_amount("70000"), int)
+    assert parse_amount(70000.0) == 70000 and isinstance(parse_amount(70000.0), int)
+    assert parse_amount("68000.5") == 68000.5
+    for bad in ("-1", "abc", True, "nan", "inf"):
+        with pytest.raises(InvalidInput):
+            parse_amount(bad)
