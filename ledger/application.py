@@ -9,16 +9,19 @@ checked here; rules within one aggregate live in its public methods (`ledger.agg
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import Environment
 
 from ledger import inputs as m
 from ledger.aggregates import Case, Entity, Incident, Source
+from ledger.chain import ChainRow
 from ledger.errors import AlreadyExists, InvalidInput, NotFound, Refused
 from ledger.values import as_incident_id, derived_id, incident_id_for_key, is_country_ref
 
@@ -54,6 +57,14 @@ class Unit:
             return None
         return found  # type: ignore[return-value]
 
+    def know_absent(self, aggregate_ids: list[UUID]) -> None:
+        """Settle in one pass which of these aggregates do not exist yet, so that a bulk import
+        does not ask the store about each new id on its own."""
+        unknown = [i for i in dict.fromkeys(aggregate_ids) if i not in self.loaded]
+        if unknown:
+            present = self.app.recorder.existing_streams(unknown)
+            self.loaded.update((i, None) for i in unknown if i not in present)
+
     def add(self, aggregate: Aggregate) -> None:
         self.loaded[aggregate.id] = aggregate
 
@@ -69,6 +80,13 @@ class Ledger(Application):
     def construct_env(self, name: str, env: Any = None) -> Environment:
         # Only what the settings give: no stray PERSISTENCE_MODULE from the user's shell.
         return Environment(name, dict(env or {}))
+
+    def log(self, after: int = 0, upto: int | None = None,
+            streams: list[str] | None = None) -> Iterator[tuple[ChainRow, Any]]:
+        """The stored events with their positions and hashes, decoded, in position order."""
+        for row in self.recorder.chain_rows(after, upto, streams):
+            stored = StoredEvent(UUID(row.originator_id), row.originator_version, row.topic, row.state)
+            yield row, self.mapper.to_domain_event(stored)
 
     # ------------------------------------------------------------------ running ops
 
@@ -114,6 +132,26 @@ class Ledger(Application):
         if case is None:
             raise NotFound(f"no case {case_id}")
         return case
+
+    ADDS: dict[type[m.Op], str] = {m.SourceAdd: "source", m.EntityAdd: "entity", m.CaseOpen: "case"}
+
+    def target_id(self, op: m.Op) -> UUID | None:
+        """The aggregate an add or a record creates, when it can be known before running it."""
+        if type(op) in self.ADDS:
+            return derived_id(self.ADDS[type(op)], op.id)  # type: ignore[attr-defined]
+        if isinstance(op, m.Record) and (op.key is not None or op.id is not None):
+            return self._incident_id_of(op)
+        return None
+
+    @staticmethod
+    def _incident_id_of(op: m.Record) -> UUID:
+        """From the key when given (and then a given id must agree), else the given id, else new."""
+        if op.key is not None:
+            incident_id = UUID(incident_id_for_key(op.key))
+            if op.id is not None and UUID(op.id) != incident_id:
+                raise InvalidInput(f"id {op.id} is not the id of key {op.key!r} ({incident_id})")
+            return incident_id
+        return UUID(op.id) if op.id is not None else uuid4()
 
     def incident_uuid(self, ref: str) -> UUID:
         """An incident named by its id or by the key it was recorded with."""
@@ -172,14 +210,7 @@ class Ledger(Application):
     # ------------------------------------------------------------------ incidents
 
     def _record_incident(self, unit: Unit, op: m.Record, actor: str) -> Outcome:
-        if op.key is not None:
-            incident_id = UUID(incident_id_for_key(op.key))
-            if op.id is not None and UUID(op.id) != incident_id:
-                raise InvalidInput(f"id {op.id} is not the id of key {op.key!r} ({incident_id})")
-        elif op.id is not None:
-            incident_id = UUID(op.id)
-        else:
-            incident_id = uuid4()
+        incident_id = self._incident_id_of(op)
         # A repeated key is recognised before any other rule, so re-recording succeeds even
         # when the case has since been closed.
         existing = unit.get(Incident, incident_id)
@@ -241,15 +272,3 @@ class Ledger(Application):
         self._check_refs(unit, [], op.sources)
         done = incident.retract(op.reason, op.sources, actor, op.key, op.digest())
         return Outcome(incident.incident_id, not done, unit.collect(incident))
-
-
-def _log(app: Ledger, after: int = 0, upto: int | None = None, streams: list[str] | None = None):
-    """The stored events with their positions and hashes, decoded, in position order."""
-    from eventsourcing.persistence import StoredEvent
-
-    for row in app.recorder.chain_rows(after, upto, streams):
-        stored = StoredEvent(UUID(row.originator_id), row.originator_version, row.topic, row.state)
-        yield row, app.mapper.to_domain_event(stored)
-
-
-Ledger.log = _log  # type: ignore[attr-defined]

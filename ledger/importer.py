@@ -68,6 +68,8 @@ def with_key(op: m.Op, identical: Counter[str]) -> m.Op:
 def import_lines(app, lines: Iterable[str], actor: str) -> ImportResult:
     ops, problems = parse_lines(lines)
     unit = app.unit()
+    targets = [app.target_id(op) for _, op in ops]
+    unit.know_absent([t for t in targets if t is not None])
     imported = skipped = 0
     for lineno, op in ops:
         try:

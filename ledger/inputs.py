@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -165,7 +166,8 @@ class Record(Op):
     def data(self) -> dict[str, Any]:
         return self.model_dump(exclude={"key", "id"}, mode="json")
 
-    def fields(self) -> dict[str, Any]:
+    @cached_property
+    def stored_fields(self) -> dict[str, Any]:
         """The incident's stored fields: roles under their role name, each a list of ids."""
         out = self.model_dump(exclude={"key", "id", "case"}, mode="json")
         out["precision"] = parse_date(self.on).precision
@@ -174,8 +176,11 @@ class Record(Op):
             out[role] = [] if value is None else (value if isinstance(value, list) else [value])
         return out
 
+    def fields(self) -> dict[str, Any]:
+        return dict(self.stored_fields)
+
     def role_refs(self) -> list[str]:
-        return [ref for role in self.roles for ref in self.fields()[role]]
+        return [ref for role in self.roles for ref in self.stored_fields[role]]
 
 
 class RecordRaid(Record):

@@ -82,6 +82,7 @@ def check_currency(value: str) -> str:
     return code
 
 
+@lru_cache(maxsize=100_000)
 def derived_id(kind: str, user_id: str) -> UUID:
     """The aggregate id of a case, entity or source with the given user id."""
     return uuid5(NAMESPACE, f"{kind}:{user_id}")

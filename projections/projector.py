@@ -30,6 +30,7 @@ class Projector:
     def __init__(self, tables: Any):
         self.t = tables
         self.refs: dict[Any, str] = {}
+        self.pending: dict[Any, list[dict[str, Any]]] = {}
         self.handlers: dict[type, Callable[[Connection, Any, int], None]] = {
             Source.Added: self._source_added,
             Entity.Added: self._entity_added,
@@ -44,36 +45,50 @@ class Projector:
         }
 
     def apply(self, conn: Connection, event: Any, position: int) -> None:
+        """Apply one event. New rows are buffered: call `flush` before the transaction ends."""
         handler = self.handlers.get(type(event))
         if handler is None:
             raise LookupError(f"no projection for event {type(event).__qualname__} at position {position}")
         handler(conn, event, position)
+
+    def _insert(self, table: Any, **row: Any) -> None:
+        self.pending.setdefault(table, []).append(row)
+
+    def flush(self, conn: Connection) -> None:
+        """Write the buffered rows, one executemany per table (a handler that reads or updates
+        rows flushes first, so it always sees every earlier event)."""
+        for table, rows in self.pending.items():
+            if rows:
+                conn.execute(table.insert(), rows)
+        self.pending = {}
 
     # ------------------------------------------------------------------ sources, entities, cases
 
     def _source_added(self, conn: Connection, e: Source.Added, position: int) -> None:
         d = e.data
         self._stream(conn, e, "source", e.source_id)
-        conn.execute(self.t.sources.insert().values(
-            id=e.source_id, publisher=d["publisher"], title=d["title"], url=d.get("url"),
+        self._insert(
+            self.t.sources, id=e.source_id, publisher=d["publisher"], title=d["title"], url=d.get("url"),
             published=d.get("published"), reliability=d.get("reliability"),
-            credibility=d.get("credibility"), position=position))
+            credibility=d.get("credibility"), position=position)
 
     def _entity_added(self, conn: Connection, e: Entity.Added, position: int) -> None:
         d = e.data
         self._stream(conn, e, "entity", e.entity_id)
-        conn.execute(self.t.entities.insert().values(
-            id=e.entity_id, kind=d["kind"], name=d["name"], country=d.get("country"),
+        self._insert(
+            self.t.entities, id=e.entity_id, kind=d["kind"], name=d["name"], country=d.get("country"),
             aliases=_dumps(d.get("aliases") or []), identifiers=_dumps(d.get("identifiers") or {}),
-            position=position))
+            position=position)
 
     def _alias_added(self, conn: Connection, e: Entity.AliasAdded, position: int) -> None:
+        self.flush(conn)
         ent = self.t.entities
         entity_id = self._ref(conn, e)
         aliases = json.loads(conn.execute(select(ent.c.aliases).where(ent.c.id == entity_id)).scalar_one())
         conn.execute(update(ent).where(ent.c.id == entity_id).values(aliases=_dumps([*aliases, e.alias])))
 
     def _merged_into(self, conn: Connection, e: Entity.MergedInto, position: int) -> None:
+        self.flush(conn)
         ent = self.t.entities
         conn.execute(update(ent).where(ent.c.id == self._ref(conn, e))
                      .values(merged_into=e.survivor, merge_reason=e.reason))
@@ -81,30 +96,32 @@ class Projector:
     def _case_opened(self, conn: Connection, e: Case.Opened, position: int) -> None:
         d = e.data
         self._stream(conn, e, "case", e.case_id)
-        conn.execute(self.t.cases.insert().values(
-            id=e.case_id, title=d["title"], status="open", jurisdiction=d.get("jurisdiction"),
+        self._insert(
+            self.t.cases, id=e.case_id, title=d["title"], status="open", jurisdiction=d.get("jurisdiction"),
             regime=d.get("regime"), summary=d.get("summary"), recorded_at=_when(e),
-            recorded_by=e.actor, position=position))
+            recorded_by=e.actor, position=position)
 
     def _status_changed(self, conn: Connection, e: Case.StatusChanged, position: int) -> None:
+        self.flush(conn)
         cases = self.t.cases
         case_id = self._ref(conn, e)
         conn.execute(update(cases).where(cases.c.id == case_id).values(status=e.status))
-        conn.execute(self.t.case_status.insert().values(
-            case_id=case_id, position=position, status=e.status, previous=e.previous,
-            reason=e.reason, recorded_at=_when(e), recorded_by=e.actor))
+        self._insert(
+            self.t.case_status, case_id=case_id, position=position, status=e.status, previous=e.previous,
+            reason=e.reason, recorded_at=_when(e), recorded_by=e.actor)
 
     # ------------------------------------------------------------------ incidents
 
     def _incident_recorded(self, conn: Connection, e: Incident.Recorded, position: int) -> None:
         incident_id = str(e.originator_id)
         row = incident_row(e.kind, e.fields)
-        conn.execute(self.t.incidents.insert().values(
-            id=incident_id, case_id=e.case, kind=e.kind, key=e.key, status="active",
-            recorded_at=_when(e), recorded_by=e.actor, position=position, **row))
+        self._insert(
+            self.t.incidents, id=incident_id, case_id=e.case, kind=e.kind, key=e.key, status="active",
+            recorded_at=_when(e), recorded_by=e.actor, position=position, **row)
         self._write_roles(conn, incident_id, e.case, e.kind, e.fields)
 
     def _incident_amended(self, conn: Connection, e: Incident.Amended, position: int) -> None:
+        self.flush(conn)
         inc = self.t.incidents
         incident_id = str(e.originator_id)
         current = conn.execute(select(inc).where(inc.c.id == incident_id)).one()
@@ -116,19 +133,19 @@ class Projector:
             self._write_roles(conn, incident_id, current.case_id, current.kind, fields)
 
     def _incident_retracted(self, conn: Connection, e: Incident.Retracted, position: int) -> None:
+        self.flush(conn)
         inc = self.t.incidents
         conn.execute(update(inc).where(inc.c.id == str(e.originator_id)).values(status="retracted"))
 
     def _write_roles(self, conn: Connection, incident_id: str, case_id: str, kind: str, fields: dict) -> None:
         rows = [{"incident_id": incident_id, "role": role, "entity_id": ref, "case_id": case_id}
                 for role in RECORDS[kind].roles for ref in dict.fromkeys(fields.get(role) or [])]
-        if rows:
-            conn.execute(self.t.roles.insert(), rows)
+        self.pending.setdefault(self.t.roles, []).extend(rows)
 
     # ------------------------------------------------------------------ stream lookups
 
     def _stream(self, conn: Connection, e: Any, kind: str, ref: str) -> None:
-        conn.execute(self.t.streams.insert().values(stream=e.originator_id.hex, kind=kind, ref=ref))
+        self._insert(self.t.streams, stream=e.originator_id.hex, kind=kind, ref=ref)
         self.refs[e.originator_id] = ref
 
     def _ref(self, conn: Connection, e: Any) -> str:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, func, inspect, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.settings import EVENTS_TABLE, Settings
-from projections.projector import Projector
 from projections.schema import META, NAME, projection_state, tables
+
+if TYPE_CHECKING:
+    from projections.projector import Projector
 
 PAGE = 1000
 
@@ -87,6 +89,8 @@ class ReadModels:
         self.ensure()
         if not self.behind():
             return 0
+        from projections.projector import Projector  # the domain's event classes: only when there is work
+
         app = app_factory()
         applied = 0
         projector: Projector | None = None
@@ -102,6 +106,7 @@ class ReadModels:
                     applied += 1
                 if last == position:
                     return applied
+                projector.flush(conn)
                 self._move(conn, last)
 
     def _move(self, conn: Connection, position: int, generation: int | None = None) -> None:
@@ -116,6 +121,8 @@ class ReadModels:
         Returns (events replayed, position). If anything fails, the fresh tables are dropped and
         the live read models stay as they were.
         """
+        from projections.projector import Projector
+
         self.ensure()
         with self.engine.connect() as conn, conn.begin():
             live, _ = self._state(conn)
@@ -133,6 +140,7 @@ class ReadModels:
                         projector.apply(conn, domain_event, row.position)
                         last = row.position
                         replayed += 1
+                    projector.flush(conn)
                     if last == position:
                         # caught up with the log, under the write lock: swap in this transaction
                         current, _ = self._state(conn)
