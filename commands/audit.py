@@ -64,7 +64,7 @@ def attach(cli: click.Group) -> None:
         from ledger.importer import import_lines
 
         ctx = click.get_current_context().obj
-        lines = files("ledger").joinpath("data/story.jsonl").read_text(encoding="utf-8").splitlines()
+        lines = files("ledger").joinpath("story.jsonl").read_text(encoding="utf-8").splitlines()
         result = import_lines(ctx.app(create=True), lines, ctx.settings.actor)
         say(f"demo: recorded {result.imported} things, {result.skipped} already there")
         _show_case(_query("case_show", "chiba-lexus"))

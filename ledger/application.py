@@ -115,23 +115,20 @@ class Ledger(Application):
 
     # ------------------------------------------------------------------ lookups
 
+    def _existing(self, unit: Unit, cls: type[A], kind: str, ident: str) -> A:
+        found = unit.get(cls, derived_id(kind, ident))
+        if found is None:
+            raise NotFound(f"no {kind} {ident}")
+        return found
+
     def _source(self, unit: Unit, source_id: str) -> Source:
-        source = unit.get(Source, derived_id("source", source_id))
-        if source is None:
-            raise NotFound(f"no source {source_id}")
-        return source
+        return self._existing(unit, Source, "source", source_id)
 
     def _entity(self, unit: Unit, entity_id: str) -> Entity:
-        entity = unit.get(Entity, derived_id("entity", entity_id))
-        if entity is None:
-            raise NotFound(f"no entity {entity_id}")
-        return entity
+        return self._existing(unit, Entity, "entity", entity_id)
 
     def _case(self, unit: Unit, case_id: str) -> Case:
-        case = unit.get(Case, derived_id("case", case_id))
-        if case is None:
-            raise NotFound(f"no case {case_id}")
-        return case
+        return self._existing(unit, Case, "case", case_id)
 
     ADDS: dict[type[m.Op], str] = {m.SourceAdd: "source", m.EntityAdd: "entity", m.CaseOpen: "case"}
 

@@ -10,7 +10,7 @@ from commands.cli import cli
 from ledger.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-STORY = ROOT / "ledger" / "data" / "story.jsonl"
+STORY = ROOT / "ledger" / "story.jsonl"
 
 
 @pytest.fixture
