@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from commands.output import emit, json_option, say, table
+from commands.output import emit, json_option, say
 
 
 def attach(cli: click.Group) -> None:
@@ -78,8 +78,26 @@ def attach(cli: click.Group) -> None:
 
 
 def _show_history(rows: list[dict[str, Any]]) -> None:
-    shown = []
+    """Like `git log`: one block per stored event, corrections as old -> new."""
     for r in rows:
-        data = {k: v for k, v in r["data"].items() if k not in ("digest", "op_key") and v not in (None, [], {})}
-        shown.append({**r, "hash": r["hash"][:12], "data": data})
-    table(shown, ["position", "stream", "type", "recorded_at", "recorded_by", "data", "hash"])
+        click.echo(f"#{r['position']}  {r['type']}  {r['stream']}  v{r['version']}")
+        click.echo(f"    recorded {r['recorded_at']} by {r['recorded_by']}; hash {r['hash'][:16]}")
+        for name, change in r.get("changes", {}).items():
+            click.echo(f"    {name}: {_plain(change['old'])} -> {_plain(change['new'])}")
+        data = dict(r["data"])
+        data.update(data.pop("fields", None) or {})
+        data.update(data.pop("data", None) or {})
+        if "changes" in r or r["type"].endswith("Retracted"):
+            data["prompted by"] = data.pop("sources", None)
+        for name, value in data.items():
+            if name in ("digest", "op_key", "changes", "precision") or value in (None, [], {}):
+                continue
+            click.echo(f"    {name}: {_plain(value)}")
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={v}" for k, v in value.items())
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)

@@ -12,6 +12,7 @@ class Context:
         self.settings = settings
         self._app: Any = None
         self._read_models: Any = None
+        self._throwaway: list[Any] = []
 
     def app(self, create: bool = False) -> Any:
         """The application; writers create the ledger, everyone else needs it to exist."""
@@ -19,8 +20,16 @@ class Context:
             self._app = open_ledger(self.settings, create=create)
         return self._app
 
-    def read_models(self) -> Any:
-        """The read models, caught up with the ledger (every read calls this first)."""
+    def read_models(self, as_of: str | None = None) -> Any:
+        """The read models, caught up with the ledger (every read calls this first); with
+        `as_of`, a throw-away copy built from the events up to that point."""
+        if as_of is not None:
+            from projections.readmodels import ReadModels
+
+            app = self.app()
+            as_of_models = ReadModels.as_of(app, app.position_at(as_of))
+            self._throwaway.append(as_of_models)
+            return as_of_models
         if self._read_models is None:
             self.settings.require()
             from projections.readmodels import ReadModels
@@ -36,5 +45,6 @@ class Context:
         if self._app is not None:
             self._app.close()
             self._app.factory.close()
-        if self._read_models is not None:
-            self._read_models.close()
+        for read_models in [self._read_models, *self._throwaway]:
+            if read_models is not None:
+                read_models.close()

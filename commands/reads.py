@@ -9,10 +9,10 @@ import click
 from commands.output import emit, json_option, table
 
 
-def _query(name: str, *args: Any, **kwargs: Any) -> Any:
+def _query(name: str, *args: Any, as_of: str | None = None, **kwargs: Any) -> Any:
     from projections import queries
 
-    read_models = click.get_current_context().obj.read_models()
+    read_models = click.get_current_context().obj.read_models(as_of)
     with read_models.reading() as (conn, tables, position):
         result = getattr(queries, name)(conn, tables, *args, **kwargs)
     if isinstance(result, dict):
@@ -20,47 +20,56 @@ def _query(name: str, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
+as_of_option = click.option("--as-of", "as_of", metavar="WHEN",
+                            help="A ledger position, or an ISO 8601 recording date or time: answer as of then.")
+
 INCIDENT_COLUMNS = ["on", "kind", "status", "case", "roles", "sources", "id"]
 
 
 def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
     @cli.command("cases")
     @click.option("--status", type=click.Choice(["open", "investigating", "referred", "closed"]))
+    @as_of_option
     @json_option
-    def cases(status: str | None, as_json: bool) -> None:
+    def cases(status: str | None, as_of: str | None, as_json: bool) -> None:
         """List cases with their count of incidents (retracted ones left out)."""
-        emit(_query("cases", status), as_json, lambda rows: table(rows, ["id", "status", "incidents", "title"]))
+        emit(_query("cases", status, as_of=as_of), as_json, lambda rows: table(rows, ["id", "status", "incidents", "title"]))
 
     @case.command("show")
     @click.argument("case_id", metavar="CASE_ID")
+    @as_of_option
     @json_option
-    def case_show(case_id: str, as_json: bool) -> None:
+    def case_show(case_id: str, as_of: str | None, as_json: bool) -> None:
         """Show a case, its incidents and the entities in them."""
-        emit(_query("case_show", case_id), as_json, _show_case)
+        emit(_query("case_show", case_id, as_of=as_of), as_json, _show_case)
 
     @cli.command("entities")
     @click.option("--kind", type=click.Choice(["person", "organization", "vehicle", "vessel", "goods", "place",
                                                "country"]))
+    @as_of_option
     @json_option
-    def entities(kind: str | None, as_json: bool) -> None:
+    def entities(kind: str | None, as_of: str | None, as_json: bool) -> None:
         """List entities (merged duplicates left out) and the countries in a role."""
-        emit(_query("entities", kind), as_json, lambda rows: table(rows, ["id", "kind", "name"]))
+        emit(_query("entities", kind, as_of=as_of), as_json, lambda rows: table(rows, ["id", "kind", "name"]))
 
     @entity.command("show")
     @click.argument("entity_id", metavar="ENTITY_ID")
+    @as_of_option
     @json_option
-    def entity_show(entity_id: str, as_json: bool) -> None:
+    def entity_show(entity_id: str, as_of: str | None, as_json: bool) -> None:
         """Show an entity, what it was merged from, and its incidents."""
-        emit(_query("entity_show", entity_id), as_json, _show_entity)
+        emit(_query("entity_show", entity_id, as_of=as_of), as_json, _show_entity)
 
     @cli.command("timeline")
     @click.option("--case", "case_id", help="Only this case's incidents.")
     @click.option("--entity", "entity_id", help="Only incidents this entity (or its duplicates) is in.")
     @click.option("--include-retracted", is_flag=True)
+    @as_of_option
     @json_option
-    def timeline(case_id: str | None, entity_id: str | None, include_retracted: bool, as_json: bool) -> None:
+    def timeline(case_id: str | None, entity_id: str | None, include_retracted: bool, as_of: str | None,
+                 as_json: bool) -> None:
         """Incidents in the order they happened."""
-        rows = _query("timeline", case_id, entity_id, include_retracted)
+        rows = _query("timeline", case_id, entity_id, include_retracted, as_of=as_of)
         emit(rows, as_json, lambda rs: table(rs, INCIDENT_COLUMNS))
 
 

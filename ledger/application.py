@@ -23,7 +23,7 @@ from ledger import inputs as m
 from ledger.aggregates import Case, Entity, Incident, Source
 from ledger.chain import ChainRow
 from ledger.errors import AlreadyExists, InvalidInput, NotFound, Refused
-from ledger.values import as_incident_id, derived_id, incident_id_for_key, is_country_ref
+from ledger.values import as_incident_id, derived_id, incident_id_for_key, is_country_ref, parse_moment
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -81,10 +81,10 @@ class Ledger(Application):
         # Only what the settings give: no stray PERSISTENCE_MODULE from the user's shell.
         return Environment(name, dict(env or {}))
 
-    def log(self, after: int = 0, upto: int | None = None,
-            streams: list[str] | None = None) -> Iterator[tuple[ChainRow, Any]]:
+    def log(self, after: int = 0, upto: int | None = None, streams: list[str] | None = None,
+            page: int = 1000) -> Iterator[tuple[ChainRow, Any]]:
         """The stored events with their positions and hashes, decoded, in position order."""
-        for row in self.recorder.chain_rows(after, upto, streams):
+        for row in self.recorder.chain_rows(after, upto, streams, page):
             stored = StoredEvent(UUID(row.originator_id), row.originator_version, row.topic, row.state)
             yield row, self.mapper.to_domain_event(stored)
 
@@ -102,6 +102,10 @@ class Ledger(Application):
         return [r.notification.id for r in recordings]
 
     def apply(self, unit: Unit, op: m.Op, actor: str) -> Outcome:
+        if op.key is None and type(op) not in self.ADDS and not isinstance(op, m.Record):
+            # Every change carries a key, stored with its event, so that an export of this
+            # ledger imported back into it is recognised line by line.
+            op = op.model_copy(update={"key": f"op-{uuid4().hex}"})
         handler = getattr(self, "_" + op.op.replace(".", "_"))
         return handler(unit, op, actor)
 
@@ -149,6 +153,32 @@ class Ledger(Application):
                 raise InvalidInput(f"id {op.id} is not the id of key {op.key!r} ({incident_id})")
             return incident_id
         return UUID(op.id) if op.id is not None else uuid4()
+
+    def position_at(self, when: str) -> int:
+        """`--as-of WHEN`: a position, or the last event recorded at or before an ISO 8601 date
+        (its whole day) or date-time (UTC when no zone is given)."""
+        head = self.recorder.max_notification_id() or 0
+        text = str(when).strip()
+        if text.isdigit():
+            position = int(text)
+            if position > head:
+                raise Refused(f"--as-of {position}: the ledger has only {head} events")
+            return position
+        moment = parse_moment(text)
+        low, high = 0, head  # timestamps grow with positions: find the last one not after WHEN
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.event_at(middle).timestamp <= moment:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+    def event_at(self, position: int) -> Any:
+        for _row, event in self.log(after=position - 1, upto=position, page=1):
+            return event
+        # a gap (a position whose event is gone) counts as the one before it
+        return self.event_at(position - 1) if position > 1 else None
 
     def incident_uuid(self, ref: str) -> UUID:
         """An incident named by its id or by the key it was recorded with."""

@@ -23,6 +23,7 @@ def history(app: Any, ident: str | None = None) -> list[dict[str, Any]]:
         labels[incident.hex] = f"incident:{incident}"
         streams = list(labels)
     rows = []
+    fields: dict[str, dict[str, Any]] = {}  # each incident's fields as they stood, to diff amendments
     for row, event in app.log(streams=streams):
         kind = stream_kind(row.topic)
         if row.originator_id not in labels:
@@ -38,9 +39,20 @@ def history(app: Any, ident: str | None = None) -> list[dict[str, Any]]:
             "hash": row.hash,
             "data": {k: v for k, v in event.__dict__.items() if k not in HIDDEN},
         })
+        if kind == "incident":
+            _diff(rows[-1], event, fields.setdefault(row.originator_id, {}))
     if ident is not None and not rows:
         raise NotFound(f"nothing recorded under {ident}")
     return rows
+
+
+def _diff(out: dict[str, Any], event: Any, current: dict[str, Any]) -> None:
+    """Fold the incident's fields; an amendment's row gets `changes`: FIELD -> {old, new}."""
+    if hasattr(event, "fields"):
+        current.update(event.fields)
+    elif hasattr(event, "changes"):
+        out["changes"] = {f: {"old": current.get(f), "new": new} for f, new in event.changes.items()}
+        current.update(event.changes)
 
 
 def corrections(app: Any, case_id: str) -> list[dict[str, Any]]:

@@ -101,7 +101,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             return (row[0], row[1]) if row else (0, GENESIS)
 
     def chain_rows(self, after: int = 0, upto: int | None = None,
-                   streams: Sequence[str] | None = None) -> Iterator[ChainRow]:
+                   streams: Sequence[str] | None = None, page: int = PAGE) -> Iterator[ChainRow]:
         """Stored rows in position order, with their hashes, page by page."""
         table = self.events_table_name
         while True:
@@ -114,13 +114,13 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 sql += f" AND originator_id IN ({','.join('?' * len(streams))})"
                 params.extend(streams)
             sql += " ORDER BY rowid LIMIT ?"
-            params.append(PAGE)
+            params.append(page)
             with self.datastore.transaction(commit=False) as c:
                 c.execute(sql, params)
                 rows = c.fetchall()
             for r in rows:
                 yield ChainRow(r[0], r[1], r[2], r[3], r[4], r[5])
-            if len(rows) < PAGE:
+            if len(rows) < page:
                 return
             after = rows[-1][0]
 

@@ -154,6 +154,18 @@ def parse_date(value: object) -> PartialDate:
     return PartialDate(moment.isoformat(), "time")
 
 
+def parse_moment(text: str) -> datetime:
+    """A recording time given to --as-of: a date means the end of that day, UTC unless a zone is given."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, 23, 59, 59, 999999, tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"--as-of {text!r}: give a position, an ISO 8601 date or date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def range_start(text: str, precision: str) -> str:
     if precision == "year":
         return f"{text}-01-01T00:00:00"

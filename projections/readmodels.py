@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, func, inspect, select, text, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
 
 from ledger.settings import EVENTS_TABLE, Settings
 from projections.schema import META, NAME, projection_state, tables
@@ -23,8 +25,12 @@ if TYPE_CHECKING:
 PAGE = 1000
 
 
-def make_engine(settings: Settings) -> Engine:
-    engine = create_engine(settings.sqlalchemy_url, connect_args={"timeout": 30})
+def make_engine(settings: Settings | None) -> Engine:
+    """The ledger's own database, or (no settings) a throw-away in-memory one for --as-of."""
+    if settings is None:
+        engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        engine = create_engine(settings.sqlalchemy_url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -38,9 +44,17 @@ def make_engine(settings: Settings) -> Engine:
 
 
 class ReadModels:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings | None):
         self.settings = settings
         self.engine = make_engine(settings)
+
+    @classmethod
+    def as_of(cls, app: Any, position: int) -> ReadModels:
+        """The read models as the ledger stood at `position`, built by the same projector into a
+        throw-away in-memory database, never by rewinding the live ones."""
+        read_models = cls(None)
+        read_models.catch_up(lambda: app, upto=position)
+        return read_models
 
     def close(self) -> None:
         self.engine.dispose()
@@ -84,10 +98,10 @@ class ReadModels:
         with self.engine.connect() as conn, conn.begin():
             return self._state(conn)[1] < self.head(conn)
 
-    def catch_up(self, app_factory: Callable[[], Any]) -> int:
-        """Apply every event after the tracked position; the number applied."""
+    def catch_up(self, app_factory: Callable[[], Any], upto: int | None = None) -> int:
+        """Apply every event after the tracked position (up to `upto`); the number applied."""
         self.ensure()
-        if not self.behind():
+        if upto is None and not self.behind():
             return 0
         from projections.projector import Projector  # the domain's event classes: only when there is work
 
@@ -100,7 +114,7 @@ class ReadModels:
                 if projector is None or projector.t.generation != generation:
                     projector = Projector(tables(generation))
                 last = position
-                for row, domain_event in app.log(after=position, upto=position + PAGE):
+                for row, domain_event in islice(app.log(after=position, upto=upto), PAGE):
                     projector.apply(conn, domain_event, row.position)
                     last = row.position
                     applied += 1
@@ -136,7 +150,7 @@ class ReadModels:
             while True:
                 with self.writing() as conn:
                     last = position
-                    for row, domain_event in app.log(after=position, upto=position + PAGE):
+                    for row, domain_event in islice(app.log(after=position), PAGE):
                         projector.apply(conn, domain_event, row.position)
                         last = row.position
                         replayed += 1
