@@ -79,14 +79,19 @@ def record() -> None:
     """Record an incident of one of the six kinds."""
 
 
-from commands import audit, reads, writes  # noqa: E402  (they attach their commands to the groups above)
+from commands import audit, exporting, reads, writes  # noqa: E402  (they attach commands to the groups above)
 
 writes.attach(cli, source, entity, case, record)
 reads.attach(cli, entity, case)
 audit.attach(cli)
+exporting.attach(cli)
 
 
 def main() -> None:
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):  # `ledger export | head`: stop quietly when the reader goes away
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     cli.main(prog_name="ledger")
 
 

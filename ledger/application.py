@@ -258,18 +258,19 @@ class Ledger(Application):
 
     def _amend(self, unit: Unit, op: m.Amend, actor: str) -> Outcome:
         incident = self._incident(unit, op.incident)
-        if incident.seen(op.key, op.digest()):
-            return Outcome(incident.incident_id, skipped=True)
         changes = self._changes(incident, op.set)
+        digest = m.correction_digest(op, incident.incident_id, changes)
+        if incident.seen(op.key, digest):
+            return Outcome(incident.incident_id, skipped=True)
         corrected = self._validate_corrected(incident, changes)
         self._check_refs(unit, corrected.role_refs(), [*corrected.sources, *op.sources])
         fields = corrected.fields()
         changes = {k: fields[k] for k in fields if k in changes or (k == "precision" and "on" in changes)}
-        done = incident.amend(changes, op.reason, op.sources, actor, op.key, op.digest())
+        done = incident.amend(changes, op.reason, op.sources, actor, op.key, digest)
         return Outcome(incident.incident_id, not done, unit.collect(incident))
 
     def _changes(self, incident: Incident, values: dict[str, Any]) -> dict[str, Any]:
-        """`--set FIELD=VALUE` pairs as stored fields; role and source values are id lists."""
+        """`--set FIELD=VALUE` pairs as stored fields, each value in its normal form."""
         allowed = m.amendable_fields(incident.kind)
         aliases = {field: role for role, field in m.RECORDS[incident.kind].roles.items()}
         changes: dict[str, Any] = {}
@@ -277,14 +278,7 @@ class Ledger(Application):
             name = aliases.get(name, name)
             if name not in allowed:
                 raise InvalidInput(f"cannot amend {name!r} of a {incident.kind}: amend one of {', '.join(allowed)}")
-            if name in m.RECORDS[incident.kind].roles or name == "sources":
-                if isinstance(value, str):
-                    value = [v.strip() for v in value.split(",") if v.strip()]
-                elif not isinstance(value, list):
-                    raise InvalidInput(f"{name}: give ids, comma-separated")
-            elif isinstance(value, str) and value.strip() == "":
-                value = None
-            changes[name] = value
+            changes[name] = m.normal_value(incident.kind, name, value)
         return changes
 
     def _validate_corrected(self, incident: Incident, changes: dict[str, Any]) -> m.Record:
@@ -294,8 +288,9 @@ class Ledger(Application):
 
     def _retract(self, unit: Unit, op: m.Retract, actor: str) -> Outcome:
         incident = self._incident(unit, op.incident)
-        if incident.seen(op.key, op.digest()):
+        digest = m.correction_digest(op, incident.incident_id, {})
+        if incident.seen(op.key, digest):
             return Outcome(incident.incident_id, skipped=True)
         self._check_refs(unit, [], op.sources)
-        done = incident.retract(op.reason, op.sources, actor, op.key, op.digest())
+        done = incident.retract(op.reason, op.sources, actor, op.key, digest)
         return Outcome(incident.incident_id, not done, unit.collect(incident))

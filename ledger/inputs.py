@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from ledger.codes import EVENT_CODES
 from ledger.errors import InvalidInput
 from ledger.values import (
     ENTITY_KINDS,
@@ -151,6 +152,10 @@ class Record(Op):
     roles: ClassVar[dict[str, str]]  # role name -> field name
     id: str | None = None
     case: Id
+    # the kind's event codes, as an export writes them: accepted when they are the kind's own
+    cameo: str | None = None
+    plover: str | None = None
+    plover_mode: str | None = None
     on: DateText
     sources: Annotated[list[Id], Field(min_length=1)]
     place: OptText = None
@@ -158,18 +163,24 @@ class Record(Op):
     note: OptText = None
 
     @model_validator(mode="after")
-    def _check_id(self) -> Record:
+    def _check_id_and_codes(self) -> Record:
         if self.id is not None and as_incident_id(self.id) is None:
             raise InvalidInput(f"invalid incident id {self.id!r}: a UUID")
+        for name, code in EVENT_CODES[self.kind].items():
+            given = getattr(self, name)
+            if given is not None and given != code:
+                raise InvalidInput(f"{name} {given!r} is not the code of a {self.kind} ({code})")
         return self
 
+    NOT_DATA: ClassVar[set[str]] = {"key", "id", "cameo", "plover", "plover_mode"}
+
     def data(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"key", "id"}, mode="json")
+        return self.model_dump(exclude=self.NOT_DATA, mode="json")
 
     @cached_property
     def stored_fields(self) -> dict[str, Any]:
         """The incident's stored fields: roles under their role name, each a list of ids."""
-        out = self.model_dump(exclude={"key", "id", "case"}, mode="json")
+        out = self.model_dump(exclude={*self.NOT_DATA, "case"}, mode="json")
         out["precision"] = parse_date(self.on).precision
         for role, name in self.roles.items():
             value = out.pop(name)
@@ -266,6 +277,35 @@ def record_from_fields(kind: str, case: str, fields: dict[str, Any]) -> Record:
         else:
             data[name] = value
     return parse(model, data)  # type: ignore[return-value]
+
+
+def normal_value(kind: str, name: str, value: Any) -> Any:
+    """One amended field's value in the form it is stored in, whichever way it was written."""
+    try:
+        if name in RECORDS[kind].roles or name == "sources":
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InvalidInput("give ids, comma-separated")
+            check = check_id if name == "sources" else check_entity_ref
+            return [check(v) for v in value]
+        if isinstance(value, str):
+            value = value.strip() or None
+        if value is None:
+            return None
+        normalise = {"on": _date_text, "value": parse_amount, "currency": check_currency, "country": check_country}
+        return normalise.get(name, str)(value)
+    except InvalidInput as error:
+        raise InvalidInput(f"{name}: {error}") from None
+
+
+def correction_digest(op: Op, incident_id: str, changes: dict[str, Any]) -> str:
+    """What decides same-or-other for an amendment or retraction: the incident by its id, the
+    changes in their stored form, the reason and the sources, however the line wrote them."""
+    data = {"incident": incident_id, "changes": changes, "reason": op.reason,  # type: ignore[attr-defined]
+            "sources": op.sources}  # type: ignore[attr-defined]
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{op.op}\n{canonical}".encode()).hexdigest()
 
 
 class Amend(Op):

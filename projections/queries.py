@@ -60,7 +60,7 @@ def _entity_names(conn: Connection, t: Any, ids: set[str]) -> dict[str, tuple[st
     return found
 
 
-def _survivors(conn: Connection, t: Any, ids: set[str]) -> dict[str, str]:
+def survivors_of(conn: Connection, t: Any, ids: set[str]) -> dict[str, str]:
     """Each id to the entity it was (eventually) merged into, or itself."""
     merged = dict(conn.execute(select(t.entities.c.id, t.entities.c.merged_into)
                                .where(t.entities.c.merged_into.is_not(None))).all()) if ids else {}
@@ -89,7 +89,7 @@ def case_show(conn: Connection, t: Any, case_id: str) -> dict[str, Any]:
                 roles.setdefault(ref, [])
                 if role not in roles[ref]:
                     roles[ref].append(role)
-    survivors = _survivors(conn, t, set(roles))
+    survivors = survivors_of(conn, t, set(roles))
     grouped: dict[str, list[str]] = {}
     for ref, rs in roles.items():
         target = grouped.setdefault(survivors[ref], [])
@@ -126,7 +126,7 @@ def entity_show(conn: Connection, t: Any, entity_id: str) -> dict[str, Any]:
                "identifiers": {"iso3166-1": entity_id}, "country": entity_id, "merged_from": []}
         group = [entity_id]
     else:
-        survivor = _survivors(conn, t, {entity_id})[entity_id]
+        survivor = survivors_of(conn, t, {entity_id})[entity_id]
         row = conn.execute(select(t.entities).where(t.entities.c.id == survivor)).one_or_none()
         if row is None:
             raise NotFound(f"no entity {entity_id}")
@@ -173,7 +173,7 @@ def timeline(conn: Connection, t: Any, case: str | None = None, entity: str | No
     if entity is not None:
         group = [entity] if is_country_ref(entity) else None
         if group is None:
-            survivor = _survivors(conn, t, {entity})[entity]
+            survivor = survivors_of(conn, t, {entity})[entity]
             if conn.execute(select(t.entities.c.id).where(t.entities.c.id == survivor)).one_or_none() is None:
                 raise NotFound(f"no entity {entity}")
             group = [survivor, *_merged_from(conn, t, survivor)]

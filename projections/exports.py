@@ -1,0 +1,31 @@
+"""Exports built from the read models: CSV for spreadsheets, FollowTheMoney entities."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from ledger.codes import EVENT_CODES
+from ledger.inputs import RECORDS
+from projections.queries import incident, timeline
+
+ROLE_COLUMNS = list(dict.fromkeys(role for model in RECORDS.values() for role in model.roles))
+CSV_COLUMNS = ["id", "key", "case", "kind", "on", "precision", "status", "place", "country", "note", "value",
+               "currency", "reason", *ROLE_COLUMNS, "sources", "cameo", "plover", "plover_mode",
+               "recorded_at", "recorded_by"]
+
+
+def csv_rows(conn: Connection, t: Any, case: str | None = None) -> list[dict[str, Any]]:
+    """One row per incident (retracted ones too, with their status), roles flattened to columns."""
+    rows = []
+    for inc in timeline(conn, t, case=case, include_retracted=True):
+        row = {c: inc.get(c) for c in CSV_COLUMNS}
+        for role in ROLE_COLUMNS:
+            row[role] = ";".join(inc["roles"].get(role, []))
+        row["sources"] = ";".join(inc["sources"])
+        row.update(EVENT_CODES[inc["kind"]])
+        rows.append(row)
+    return rows

@@ -1,0 +1,165 @@
+"""The ledger as FollowTheMoney entities, built with the `followthemoney` package's own model.
+
+Mapping: a case is a Project; an incident an Event (its date at its own precision, since FtM dates
+are prefixes: 1992, 2023-12, 2023-12-07); a source a Document, cited by the Event's `proof`; a
+person, organization, vehicle, vessel, goods or place a Person, Organization, Vehicle, Vessel, Asset
+or Address. Every role is an UnknownLink from the Event to the entity with the role's name, because
+FtM's `involved` and `organizer` take legal entities only; legal entities are `involved` as well,
+and an authority is the `organizer`. Countries in a role go to the Event's `country`.
+
+What FtM cannot say, and how it is handled: corrections and retractions (it holds one current
+view) — the Event carries the corrected values, retracted incidents are left out, and `notes` says
+an incident was amended; the Admiralty grading — in the Document's `notes`; recording time and
+actor — in `notes` ("recorded by ... at ..."); a seizure's value — the Event's `description` (FtM's
+amounts belong to things, and the value is the incident's claim, not the item's); merges — the duplicate's id and name become the survivor's alias.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from ledger.codes import EVENT_CODES
+from ledger.values import is_country_ref
+from projections.queries import survivors_of, timeline
+
+SCHEMA = {"person": "Person", "organization": "Organization", "vehicle": "Vehicle", "vessel": "Vessel",
+          "goods": "Asset", "place": "Address"}
+IDENTIFIER_PROPS = {"imo": "imoNumber", "mmsi": "mmsi", "callsign": "callSign", "registration": "registrationNumber",
+                    "make": "model", "model": "model", "passport": "passportNumber", "lei": "leiCode"}
+PREFIX = "ledger"
+
+
+def _id(kind: str, ident: str) -> str:
+    return f"{PREFIX}-{kind}-{ident}"
+
+
+def ftm_entities(conn: Connection, t: Any, case: str | None = None) -> Iterator[dict[str, Any]]:
+    from followthemoney import model
+
+    incidents = timeline(conn, t, case=case)  # retracted ones left out: FtM holds the current view
+    needed_sources = {s for inc in incidents for s in inc["sources"]}
+    needed_entities = {r for inc in incidents for refs in inc["roles"].values() for r in refs if not is_country_ref(r)}
+    survivors = survivors_of(conn, t, needed_entities)
+    cases = select(t.cases) if case is None else select(t.cases).where(t.cases.c.id == case)
+    for row in conn.execute(cases):
+        project = model.make_entity("Project")
+        project.id = _id("case", row.id)
+        project.add("name", row.title)
+        project.add("projectId", row.id)
+        project.add("status", row.status)
+        project.add("summary", row.summary)
+        project.add("country", row.jurisdiction)
+        project.add("program", row.regime)
+        yield project.to_dict()
+
+    for row in conn.execute(select(t.sources).where(t.sources.c.id.in_(needed_sources))):
+        doc = model.make_entity("Document")
+        doc.id = _id("source", row.id)
+        doc.add("title", row.title)
+        doc.add("publisher", row.publisher)
+        doc.add("publishedAt", row.published)
+        doc.add("sourceUrl", row.url)
+        if row.reliability or row.credibility:
+            doc.add("notes", f"Admiralty grading {row.reliability or '?'}{row.credibility or '?'} "
+                             f"(source reliability {row.reliability or 'not given'}, "
+                             f"information credibility {row.credibility or 'not given'})")
+        yield doc.to_dict()
+
+    rows = {r.id: r for r in conn.execute(select(t.entities).where(
+        t.entities.c.id.in_(set(survivors.values()) | _merged_into_these(conn, t, set(survivors.values())))))}
+    for row in rows.values():
+        if row.merged_into:
+            continue
+        thing = model.make_entity(SCHEMA[row.kind])
+        thing.id = _id("entity", row.id)
+        thing.add("name" if row.kind != "place" else "full", row.name)
+        if row.kind == "place":
+            thing.add("name", row.name)
+        thing.add("alias", json.loads(row.aliases))
+        thing.add("country", row.country)
+        for scheme, value in json.loads(row.identifiers).items():
+            prop = IDENTIFIER_PROPS.get(scheme.lower())
+            if prop and prop in thing.schema.properties:
+                thing.add(prop, value)
+            else:
+                thing.add("notes", f"identifier {scheme}={value}")
+        for dup in (r for r in rows.values() if r.merged_into and _final(r.id, rows) == row.id):
+            thing.add("alias", dup.name)
+            thing.add("notes", f"merged from ledger entity {dup.id}: {dup.merge_reason}")
+        yield thing.to_dict()
+
+    legal = {e for e, r in rows.items() if r.kind in ("person", "organization")}
+    for inc in incidents:
+        yield from _event(model, inc, survivors, legal, rows)
+
+
+def _event(model: Any, inc: dict[str, Any], survivors: dict[str, str], legal: set[str],
+           rows: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    codes = EVENT_CODES[inc["kind"]]
+    event = model.make_entity("Event")
+    event.id = _id("incident", inc["id"])
+    event.add("name", f"{inc['kind'].capitalize()}, {inc['on']}")
+    event.add("date", inc["on"])
+    event.add("summary", inc.get("note"))
+    event.add("location", inc.get("place"))
+    event.add("country", inc.get("country"))
+    event.add("recordId", inc["id"])
+    event.add("keywords", [inc["kind"], f"CAMEO:{codes['cameo']}", f"PLOVER:{codes['plover']}"]
+              + ([f"PLOVER-mode:{codes['plover_mode']}"] if codes["plover_mode"] else []))
+    event.add("proof", [_id("source", s) for s in inc["sources"]])
+    details = [f"{role}: {', '.join(refs)}" for role, refs in inc["roles"].items()]
+    if inc.get("value") is not None:
+        details.append(f"value: {inc['value']} {inc['currency']}")
+    if inc.get("reason"):
+        details.append(f"reason: {inc['reason']}")
+    event.add("description", "; ".join(details))
+    event.add("notes", f"case {inc['case']}; precision {inc['precision']}; status {inc['status']}; "
+                       f"recorded by {inc['recorded_by']} at {inc['recorded_at']}")
+    links = []
+    for role, refs in inc["roles"].items():
+        for ref in refs:
+            if is_country_ref(ref):
+                event.add("country", ref)
+                continue
+            target = survivors.get(ref, ref)
+            if target in legal:
+                event.add("organizer" if role == "authority" else "involved", _id("entity", target))
+            link = model.make_entity("UnknownLink")
+            link.id = _id("role", f"{inc['id']}-{role}-{target}")
+            link.add("subject", event.id)
+            link.add("object", _id("entity", target))
+            link.add("role", role)
+            link.add("date", inc["on"])
+            links.append(link.to_dict())
+    case = model.make_entity("UnknownLink")
+    case.id = _id("in-case", inc["id"])
+    case.add("subject", _id("case", inc["case"]))
+    case.add("object", event.id)
+    case.add("role", "incident")
+    yield event.to_dict()
+    yield case.to_dict()
+    yield from links
+
+
+def _merged_into_these(conn: Connection, t: Any, survivors: set[str]) -> set[str]:
+    """Every entity merged (directly or not) into one of `survivors`."""
+    found: set[str] = set()
+    frontier = set(survivors)
+    while frontier:
+        frontier = set(conn.execute(select(t.entities.c.id).where(t.entities.c.merged_into.in_(frontier))).scalars())
+        frontier -= found | survivors
+        found |= frontier
+    return found
+
+
+def _final(entity_id: str, rows: dict[str, Any]) -> str:
+    seen = {entity_id}
+    while rows.get(entity_id) is not None and rows[entity_id].merged_into and rows[entity_id].merged_into not in seen:
+        entity_id = rows[entity_id].merged_into
+        seen.add(entity_id)
+    return entity_id
