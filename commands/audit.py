@@ -57,24 +57,21 @@ def attach(cli: click.Group) -> None:
 
     @cli.command("demo")
     def demo() -> None:
-        """Record the Chiba Lexus story (skipping what is there) and show the seizure case."""
+        """Record the Chiba Lexus story (skipping what is there) and print the seizure case's report."""
         from importlib.resources import files
 
-        from commands.reads import _query, _show_case
         from ledger.importer import import_lines
 
         ctx = click.get_current_context().obj
         lines = files("ledger").joinpath("story.jsonl").read_text(encoding="utf-8").splitlines()
         result = import_lines(ctx.app(create=True), lines, ctx.settings.actor)
         say(f"demo: recorded {result.imported} things, {result.skipped} already there")
-        _show_case(_query("case_show", "chiba-lexus"))
-        from ledger.history import corrections
+        say("the report of the seizure case follows (`ledger report chiba-lexus`)\n")
+        from commands.report import render
+        from projections.report import report_data
 
-        click.echo("\nCorrections (the first reports stay in `ledger history`):")
-        for c in corrections(ctx.app(), "chiba-lexus"):
-            changed = ", ".join(f"{f}: {c['old'].get(f)!r} -> {v!r}" for f, v in c["changes"].items())
-            click.echo(f"- position {c['position']}, {c['kind']} {c['incident'][:8]}, by {c['recorded_by']}: {changed}")
-            click.echo(f"  reason: {c['reason']}; sources: {', '.join(c['sources']) or '-'}")
+        with ctx.read_models().reading() as (conn, t, position):
+            click.echo(render(report_data(conn, t, position, "chiba-lexus", ctx.app(), "md"), "md"), nl=False)
 
 
 def _show_history(rows: list[dict[str, Any]]) -> None:

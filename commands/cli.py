@@ -85,6 +85,7 @@ writes.attach(cli, source, entity, case, record)
 reads.attach(cli, entity, case)
 audit.attach(cli)
 exporting.attach(cli)
+exporting.attach_report(cli)
 
 
 def main() -> None:

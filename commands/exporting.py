@@ -65,3 +65,21 @@ def attach(cli: click.Group) -> None:
 
                 chunks = [json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in ftm_entities(conn, t, case_id)]
         write_out(chunks, output)
+
+
+def attach_report(cli: click.Group) -> None:
+    @cli.command("report")
+    @click.argument("case_id", metavar="CASE_ID")
+    @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+    @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
+    @click.option("--as-of", "as_of", metavar="WHEN", help="A ledger position or ISO 8601 recording time.")
+    def report(case_id: str, fmt: str, output: str | None, as_of: str | None) -> None:
+        """An auditable case report: timeline, sources, entities, corrections, position and head hash."""
+        from commands.report import render
+        from projections.report import report_data
+
+        ctx = click.get_current_context().obj
+        read_models = ctx.read_models(as_of)
+        with read_models.reading() as (conn, t, position):
+            data = report_data(conn, t, position, case_id, ctx.app(), fmt)
+        write_out([render(data, fmt)], output)

@@ -55,14 +55,15 @@ def _diff(out: dict[str, Any], event: Any, current: dict[str, Any]) -> None:
         current.update(event.changes)
 
 
-def corrections(app: Any, case_id: str) -> list[dict[str, Any]]:
-    """Every amendment and retraction of the case's incidents, with the values they replaced."""
+def corrections(app: Any, case_id: str, upto: int | None = None) -> list[dict[str, Any]]:
+    """Every amendment and retraction of the case's incidents (up to a position), with the values
+    they replaced."""
     from ledger.aggregates import Incident
 
     current: dict[str, dict[str, Any]] = {}
     kinds: dict[str, str] = {}
     out = []
-    for row, event in app.log():
+    for row, event in app.log(upto=upto):
         if isinstance(event, Incident.Recorded) and event.case == case_id:
             current[row.originator_id] = dict(event.fields)
             kinds[row.originator_id] = event.kind

@@ -100,6 +100,14 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             row = c.fetchone()
             return (row[0], row[1]) if row else (0, GENESIS)
 
+    def hash_at(self, position: int) -> str:
+        """The chain's hash after the event at `position` (the head, as the ledger stood then)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT hash FROM {self.events_table_name} WHERE rowid<=? ORDER BY rowid DESC LIMIT 1",
+                      (position,))
+            row = c.fetchone()
+            return row[0] if row else GENESIS
+
     def chain_rows(self, after: int = 0, upto: int | None = None,
                    streams: Sequence[str] | None = None, page: int = PAGE) -> Iterator[ChainRow]:
         """Stored rows in position order, with their hashes, page by page."""
