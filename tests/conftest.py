@@ -18,6 +18,15 @@ def settings(tmp_path) -> Settings:
     return Settings(db=str(tmp_path / "ledger.db"), actor="tester")
 
 
+def strip_volatile(doc):
+    """Positions, recording times and actors differ between two ledgers; nothing else may."""
+    if isinstance(doc, dict):
+        return {k: strip_volatile(v) for k, v in doc.items() if k not in ("position", "recorded_at", "recorded_by")}
+    if isinstance(doc, list):
+        return [strip_volatile(v) for v in doc]
+    return doc
+
+
 class Runner:
     """Drives the real CLI in-process against one ledger file."""
 

@@ -16,15 +16,8 @@ from ledger.importer import import_lines
 from ledger.settings import Settings, open_ledger
 from projections import queries
 from projections.readmodels import ReadModels
+from tests.conftest import strip_volatile
 from tests.test_replay_property import CASES, ENTITIES, SETUP, steps
-
-
-def _strip(doc):
-    if isinstance(doc, dict):
-        return {k: _strip(v) for k, v in doc.items() if k not in ("position", "recorded_at", "recorded_by")}
-    if isinstance(doc, list):
-        return [_strip(v) for v in doc]
-    return doc
 
 
 def _reads(app, read_models) -> dict:
@@ -36,7 +29,7 @@ def _reads(app, read_models) -> dict:
             out[f"case {c}"] = queries.case_show(conn, t, c)
         for e in ENTITIES:
             out[f"entity {e}"] = queries.entity_show(conn, t, e)
-    return _strip(out)
+    return strip_volatile(out)
 
 
 class _Ledger:

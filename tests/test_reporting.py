@@ -15,18 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Runner
+from tests.conftest import Runner, strip_volatile
 
 INJECTION = "<script>alert(1)</script>"
-
-
-def _strip(doc):
-    """Positions, recording times and actors differ between two ledgers; nothing else may."""
-    if isinstance(doc, dict):
-        return {k: _strip(v) for k, v in doc.items() if k not in ("position", "recorded_at", "recorded_by")}
-    if isinstance(doc, list):
-        return [_strip(v) for v in doc]
-    return doc
 
 
 READS = [("cases",), ("timeline", "--include-retracted"), ("entities",), ("case", "show", "chiba-lexus"),
@@ -166,7 +157,7 @@ def test_jsonl_export_imports_into_an_empty_ledger_with_the_same_reads(story, tm
     other = Runner(tmp_path / "other.db")
     assert other.json("import", str(dump))["skipped"] == 0
     for args in READS:
-        assert _strip(other.json(*args)) == _strip(story.json(*args)), args
+        assert strip_volatile(other.json(*args)) == strip_volatile(story.json(*args)), args
     before = len(story.json("history"))
     assert story.json("import", str(dump))["imported"] == 0  # back into its own ledger: nothing new
     assert len(story.json("history")) == before
@@ -190,7 +181,7 @@ def test_a_case_export_brings_what_it_needs(story, tmp_path):
     assert ops.count("case.open") == 1 and "entity.merge" in ops
     other = Runner(tmp_path / "other.db")
     other("import", str(dump))
-    assert _strip(other.json("case", "show", "han-ivory")) == _strip(story.json("case", "show", "han-ivory"))
+    assert strip_volatile(other.json("case", "show", "han-ivory")) == strip_volatile(story.json("case", "show", "han-ivory"))
     assert story("export", "--case", "nope", code=1).stderr == "Error: no case nope\n"
 
 
