@@ -1,8 +1,10 @@
-"""Application recorders that seal every stored event into the hash chain.
+"""Application recorders that seal every stored event into the hash chain, on SQLite and PostgreSQL.
 
 The hash is computed and written in the same transaction as the event, in position order, so no
-event is ever stored unsealed. SQLite writers take the write lock up front (BEGIN IMMEDIATE), so
-two writers never read the same previous hash; they wait for each other within the lock timeout.
+event is ever stored unsealed. Writers take the table's write lock before they read the previous
+hash (SQLite: BEGIN IMMEDIATE; PostgreSQL: LOCK TABLE ... IN EXCLUSIVE MODE, as the library does to
+keep its notification ids in order), so two writers never fork the chain: the second waits, within
+the lock timeout, then seals after the first.
 """
 
 from __future__ import annotations
@@ -17,13 +19,91 @@ from eventsourcing.sqlite import (
     SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
     SQLiteCursor,
-    SQLiteDatastore,
     SQLiteTransaction,
 )
 
 from ledger.chain import GENESIS, ChainRow, link
 
 PAGE = 5000
+
+
+def _stream(originator_id: UUID | str) -> str:
+    return originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
+
+
+def seal(previous: str, stored_events: Sequence[StoredEvent]) -> list[str]:
+    """The chain hashes of events stored after `previous`, in order."""
+    hashes = []
+    for s in stored_events:
+        previous = link(previous, s.originator_id, s.originator_version, s.topic, s.state)
+        hashes.append(previous)
+    return hashes
+
+
+class ChainReads:
+    """Reading the chain back, the same on both backends; each says how to run one query."""
+
+    position_column: str
+    placeholder: str
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    @property
+    def _table(self) -> str:
+        return self.events_table_name  # type: ignore[attr-defined]
+
+    def head(self) -> tuple[int, str]:
+        p = self.position_column
+        rows = self._fetch(f"SELECT {p}, hash FROM {self._table} ORDER BY {p} DESC LIMIT 1", [])
+        return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
+
+    def hash_at(self, position: int) -> str:
+        """The chain's hash after the event at `position` (the head, as the ledger stood then)."""
+        p, q = self.position_column, self.placeholder
+        rows = self._fetch(f"SELECT hash FROM {self._table} WHERE {p}<={q} ORDER BY {p} DESC LIMIT 1", [position])
+        return rows[0][0] if rows else GENESIS
+
+    def existing_streams(self, originator_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these streams hold any event: one query per 500 ids, for bulk imports."""
+        found: set[UUID] = set()
+        ids = list(originator_ids)
+        for start in range(0, len(ids), 500):
+            chunk = [self._id_param(i) for i in ids[start:start + 500]]
+            marks = ",".join([self.placeholder] * len(chunk))
+            rows = self._fetch(f"SELECT DISTINCT originator_id FROM {self._table} WHERE originator_id IN ({marks})",
+                               chunk)
+            found.update(r[0] if isinstance(r[0], UUID) else UUID(r[0]) for r in rows)
+        return found
+
+    def _id_param(self, originator_id: UUID) -> Any:
+        return originator_id.hex
+
+    def chain_rows(self, after: int = 0, upto: int | None = None,
+                   streams: Sequence[str] | None = None, page: int = PAGE) -> Iterator[ChainRow]:
+        """Stored rows in position order, with their hashes, page by page."""
+        p, q = self.position_column, self.placeholder
+        while True:
+            sql = (f"SELECT {p}, originator_id, originator_version, topic, state, hash FROM {self._table} "
+                   f"WHERE {p}>{q}")
+            params: list[Any] = [after]
+            if upto is not None:
+                sql += f" AND {p}<={q}"
+                params.append(upto)
+            if streams is not None:
+                sql += f" AND originator_id IN ({','.join([q] * len(streams))})"
+                params.extend(self._id_param(UUID(s)) for s in streams)
+            sql += f" ORDER BY {p} LIMIT {q}"
+            params.append(page)
+            rows = self._fetch(sql, params)
+            for r in rows:
+                yield ChainRow(r[0], _stream(r[1]), r[2], r[3], bytes(r[4]), r[5])
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
+
+
+# ---------------------------------------------------------------------- SQLite
 
 
 class _ImmediateTransaction(SQLiteTransaction):
@@ -38,20 +118,20 @@ class _ImmediateTransaction(SQLiteTransaction):
         return cursor
 
 
-class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
-    """The ledger's recorder: the library's SQLite application recorder, with every event sealed."""
+class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
+    """The ledger's recorder on SQLite: the library's application recorder, every event sealed."""
 
-    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+    position_column, placeholder = "rowid", "?"
+
+    def __init__(self, datastore: Any, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name)
         table = self.events_table_name
         self.insert_events_statement = (
-            f"INSERT INTO {table} (originator_id, originator_version, topic, state, hash) "
-            "VALUES (?,?,?,?,?)"
+            f"INSERT INTO {table} (originator_id, originator_version, topic, state, hash) VALUES (?,?,?,?,?)"
         )
         self.select_events_statement = (
             f"SELECT originator_id, originator_version, topic, state FROM {table} WHERE originator_id=? "
         )
-        self.select_head_statement = f"SELECT hash FROM {table} ORDER BY rowid DESC LIMIT 1"
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -69,68 +149,19 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             return self._insert_events(cursor, stored_events, **kwargs)
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int]:
-        c.execute(self.select_head_statement)
+        c.execute(f"SELECT hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
         row = c.fetchone()
-        previous = row[0] if row else GENESIS
         returning = []
-        for s in stored_events:
-            stream = s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id
-            previous = link(previous, stream, s.originator_version, s.topic, s.state)
-            c.execute(self.insert_events_statement, (stream, s.originator_version, s.topic, s.state, previous))
+        for s, sealed in zip(stored_events, seal(row[0] if row else GENESIS, stored_events), strict=True):
+            c.execute(self.insert_events_statement,
+                      (_stream(s.originator_id), s.originator_version, s.topic, s.state, sealed))
             returning.append(c.lastrowid)
         return returning
 
-    def existing_streams(self, originator_ids: Sequence[UUID]) -> set[UUID]:
-        """Which of these streams hold any event: one query per 500 ids, for bulk imports."""
-        found: set[UUID] = set()
-        ids = list(originator_ids)
-        for start in range(0, len(ids), 500):
-            chunk = [i.hex for i in ids[start:start + 500]]
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
-                          f"WHERE originator_id IN ({','.join('?' * len(chunk))})", chunk)
-                found.update(UUID(r[0]) for r in c.fetchall())
-        return found
-
-    # -------------------------------------------------------------- reading the chain
-
-    def head(self) -> tuple[int, str]:
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT rowid, hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
-            row = c.fetchone()
-            return (row[0], row[1]) if row else (0, GENESIS)
-
-    def hash_at(self, position: int) -> str:
-        """The chain's hash after the event at `position` (the head, as the ledger stood then)."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT hash FROM {self.events_table_name} WHERE rowid<=? ORDER BY rowid DESC LIMIT 1",
-                      (position,))
-            row = c.fetchone()
-            return row[0] if row else GENESIS
-
-    def chain_rows(self, after: int = 0, upto: int | None = None,
-                   streams: Sequence[str] | None = None, page: int = PAGE) -> Iterator[ChainRow]:
-        """Stored rows in position order, with their hashes, page by page."""
-        table = self.events_table_name
-        while True:
-            sql = f"SELECT rowid, originator_id, originator_version, topic, state, hash FROM {table} WHERE rowid>?"
-            params: list[Any] = [after]
-            if upto is not None:
-                sql += " AND rowid<=?"
-                params.append(upto)
-            if streams is not None:
-                sql += f" AND originator_id IN ({','.join('?' * len(streams))})"
-                params.extend(streams)
-            sql += " ORDER BY rowid LIMIT ?"
-            params.append(page)
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(sql, params)
-                rows = c.fetchall()
-            for r in rows:
-                yield ChainRow(r[0], r[1], r[2], r[3], r[4], r[5])
-            if len(rows) < page:
-                return
-            after = rows[-1][0]
+            c.execute(sql, list(params))
+            return c.fetchall()
 
 
 class ChainedSQLiteAggregateRecorder(ChainedSQLiteApplicationRecorder, SQLiteAggregateRecorder):

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from ledger.errors import InvalidInput, NoDatabase
 
-EVENTS_TABLE = "stored_events"
+EVENTS_TABLE = "stored_events"  # SQLite; on PostgreSQL the library names it after the application
+PG_EVENTS_TABLE = "ledger_events"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ class Settings:
                            "or postgresql+psycopg://...")
 
     @property
+    def events_table(self) -> str:
+        return PG_EVENTS_TABLE if self.backend == "postgresql" else EVENTS_TABLE
+
+    @property
     def sqlite_path(self) -> Path:
         if "://" not in self.db:
             return Path(self.db).expanduser().resolve()
@@ -45,12 +50,24 @@ class Settings:
     def sqlalchemy_url(self) -> str:
         if self.backend == "sqlite":
             return f"sqlite:///{self.sqlite_path}"
-        return self.db
+        return "postgresql+psycopg://" + self.db.split("://", 1)[1]  # never psycopg2
+
+    @property
+    def postgres(self) -> dict[str, str]:
+        """The connection parts of a postgresql:// URL."""
+        from urllib.parse import unquote, urlsplit
+
+        url = urlsplit(self.db)
+        dbname = unquote(url.path.lstrip("/"))
+        if not dbname:
+            raise InvalidInput(f"database URL {self.db!r} names no database")
+        return {"dbname": dbname, "host": url.hostname or "127.0.0.1", "port": str(url.port or 5432),
+                "user": unquote(url.username or "") or default_actor(), "password": unquote(url.password or "")}
 
     def exists(self) -> bool:
-        """Whether a ledger is stored there (a file alone is not a ledger)."""
-        if self.backend != "sqlite":
-            raise InvalidInput("PostgreSQL ledgers are not supported yet: use a SQLite file")
+        """Whether a ledger is stored there (a file, or an empty database, is not a ledger)."""
+        if self.backend == "postgresql":
+            return self._postgres_exists()
         path = self.sqlite_path
         if not path.is_file() or path.stat().st_size == 0:
             return False
@@ -67,9 +84,30 @@ class Settings:
         if not self.exists():
             raise NoDatabase(f"no ledger at {self.db}: record something first, or give --db")
 
+    def _postgres_exists(self) -> bool:
+        import psycopg
+
+        pg = self.postgres
+        try:
+            with psycopg.connect(dbname=pg["dbname"], host=pg["host"], port=pg["port"], user=pg["user"],
+                                 password=pg["password"] or None, connect_timeout=10) as con:
+                row = con.execute("SELECT to_regclass(%s)", (f"public.{PG_EVENTS_TABLE}",)).fetchone()
+                return row is not None and row[0] is not None
+        except psycopg.OperationalError as error:
+            raise NoDatabase(f"cannot reach the ledger at {pg['host']}:{pg['port']}/{pg['dbname']}: "
+                             f"{str(error).strip().splitlines()[0]}") from None
+
     def app_env(self, create: bool) -> dict[str, str]:
-        if self.backend != "sqlite":
-            raise InvalidInput("PostgreSQL ledgers are not supported yet: use a SQLite file")
+        if self.backend == "postgresql":
+            pg = self.postgres
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": pg["dbname"], "POSTGRES_HOST": pg["host"], "POSTGRES_PORT": pg["port"],
+                "POSTGRES_USER": pg["user"], "POSTGRES_PASSWORD": pg["password"],
+                "POSTGRES_LOCK_TIMEOUT": "30", "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "2",
+                "APPLICATION_RECORDER_TOPIC": "ledger.pgrecorders:ChainedPostgresApplicationRecorder",
+                "CREATE_TABLE": "y" if create else "n",
+            }
         path = self.sqlite_path
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)

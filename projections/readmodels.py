@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, event, func, inspect, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from ledger.settings import EVENTS_TABLE, Settings
+from ledger.settings import Settings
 from projections.schema import META, NAME, projection_state, tables
 
 if TYPE_CHECKING:
@@ -29,6 +29,9 @@ def make_engine(settings: Settings | None) -> Engine:
     """The ledger's own database, or (no settings) a throw-away in-memory one for --as-of."""
     if settings is None:
         engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    elif settings.backend == "postgresql":
+        # writers serialise on the projection_state row (SELECT ... FOR UPDATE), see ReadModels._state
+        return create_engine(settings.sqlalchemy_url, pool_size=2, max_overflow=2)
     else:
         engine = create_engine(settings.sqlalchemy_url, connect_args={"timeout": 30})
 
@@ -71,15 +74,21 @@ class ReadModels:
             generation, position = self._state(conn)
             yield conn, tables(generation), position
 
-    def _state(self, conn: Connection) -> tuple[int, int]:
-        row = conn.execute(select(projection_state.c.generation, projection_state.c.position)
-                           .where(projection_state.c.name == NAME)).one_or_none()
+    def _state(self, conn: Connection, lock: bool = False) -> tuple[int, int]:
+        """(generation, position); `lock` holds the row until the transaction ends (on SQLite the
+        whole database is already held by BEGIN IMMEDIATE)."""
+        query = select(projection_state.c.generation, projection_state.c.position).where(projection_state.c.name == NAME)
+        if lock and conn.dialect.name != "sqlite":
+            query = query.with_for_update()
+        row = conn.execute(query).one_or_none()
         if row is None:
             raise LookupError("read models not created")
         return row.generation, row.position
 
     def head(self, conn: Connection) -> int:
-        return conn.execute(text(f"SELECT MAX(rowid) FROM {EVENTS_TABLE}")).scalar() or 0
+        assert self.settings is not None, "an --as-of copy has no events of its own"
+        position = "rowid" if conn.dialect.name == "sqlite" else "notification_id"
+        return conn.execute(text(f"SELECT MAX({position}) FROM {self.settings.events_table}")).scalar() or 0
 
     def ensure(self) -> None:
         """Create the read-model tables on first use."""
@@ -110,7 +119,7 @@ class ReadModels:
         projector: Projector | None = None
         while True:
             with self.writing() as conn:
-                generation, position = self._state(conn)
+                generation, position = self._state(conn, lock=True)
                 if projector is None or projector.t.generation != generation:
                     projector = Projector(tables(generation))
                 last = position
@@ -157,7 +166,7 @@ class ReadModels:
                     projector.flush(conn)
                     if last == position:
                         # caught up with the log, under the write lock: swap in this transaction
-                        current, _ = self._state(conn)
+                        current, _ = self._state(conn, lock=True)
                         if current != live:
                             raise RuntimeError("another replay swapped the read models meanwhile")
                         self._move(conn, position, generation=fresh.generation)

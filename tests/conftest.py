@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -11,11 +13,60 @@ from ledger.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 STORY = ROOT / "ledger" / "story.jsonl"
+PG_SERVER = os.environ.get("LEDGER_TEST_PG", "postgres@127.0.0.1:5432")
+
+
+def _admin():
+    import psycopg
+
+    user, _, hostport = PG_SERVER.partition("@")
+    host, _, port = hostport.partition(":")
+    return psycopg.connect(dbname="postgres", user=user, host=host, port=port or "5432", autocommit=True,
+                           connect_timeout=5)
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A fresh PostgreSQL database for this test session, dropped at its end."""
+    try:
+        admin = _admin()
+    except Exception as error:  # no server here: CI starts one and sets LEDGER_REQUIRE_PG
+        if os.environ.get("LEDGER_REQUIRE_PG"):
+            raise
+        pytest.skip(f"no PostgreSQL server at {PG_SERVER}: {error}")
+    name = f"ledger_test_{os.getpid()}_{secrets.token_hex(3)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg://{PG_SERVER}/{name}"
+    with _admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _fresh_schema(url: str) -> None:
+    import psycopg
+
+    from ledger.settings import Settings
+
+    pg = Settings(db=url).postgres
+    with psycopg.connect(dbname=pg["dbname"], user=pg["user"], host=pg["host"], port=pg["port"],
+                         autocommit=True) as con:
+        con.execute("DROP SCHEMA public CASCADE")
+        con.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """Each test that takes it runs on both backends: a new SQLite file, a clean PostgreSQL schema."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.db")
+    url = request.getfixturevalue("pg_database")
+    _fresh_schema(url)
+    return url
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(db=str(tmp_path / "ledger.db"), actor="tester")
+def settings(db_url) -> Settings:
+    return Settings(db=db_url, actor="tester")
 
 
 def strip_volatile(doc):
@@ -30,7 +81,7 @@ def strip_volatile(doc):
 class Runner:
     """Drives the real CLI in-process against one ledger file."""
 
-    def __init__(self, db: Path):
+    def __init__(self, db: Path | str):
         self.db = db
         self.runner = CliRunner()
 
@@ -44,8 +95,8 @@ class Runner:
 
 
 @pytest.fixture
-def run(tmp_path) -> Runner:
-    return Runner(tmp_path / "ledger.db")
+def run(db_url) -> Runner:
+    return Runner(db_url)
 
 
 @pytest.fixture

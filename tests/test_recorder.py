@@ -118,3 +118,66 @@ def test_expect_catches_a_log_cut_back(tmp_path, recorder):
     assert plain.ok  # a cut-off tail cannot be seen without a head taken earlier
     cut = verify(recorder.chain_rows(), expect=head)
     assert not cut.ok and "expected head" in cut.problem
+
+
+# ---------------------------------------------------------------------- the same cases on PostgreSQL
+
+
+@pytest.fixture
+def pg_case(request, pg_database):
+    from tests.conftest import _fresh_schema
+
+    _fresh_schema(pg_database)
+    request.cls.pg_url = pg_database
+
+
+class _PostgresDatabase:
+    pg_url: str
+    recorder_class: type
+
+    def setUp(self) -> None:
+        from eventsourcing.postgres import PostgresDatastore
+
+        from ledger.settings import Settings
+
+        pg = Settings(db=self.pg_url).postgres
+        self.datastore = PostgresDatastore(pg["dbname"], pg["host"], pg["port"], pg["user"], pg["password"],
+                                           pool_size=12, max_overflow=12, lock_timeout=30)
+
+    def tearDown(self) -> None:
+        self.datastore.close()
+
+    def create_recorder(self):
+        recorder = self.recorder_class(self.datastore)
+        recorder.create_table()
+        return recorder
+
+
+def _pg(cls_name: str) -> type:
+    from ledger import pgrecorders
+
+    return getattr(pgrecorders, cls_name)
+
+
+@pytest.mark.usefixtures("pg_case")
+class TestChainedPostgresAggregateRecorder(_PostgresDatabase, AggregateRecorderTestCase):
+    @property
+    def recorder_class(self):
+        return _pg("ChainedPostgresAggregateRecorder")
+
+
+@pytest.mark.usefixtures("pg_case")
+class TestChainedPostgresApplicationRecorder(_PostgresDatabase, ApplicationRecorderTestCase):
+    @property
+    def recorder_class(self):
+        return _pg("ChainedPostgresApplicationRecorder")
+
+    def test_insert_select(self) -> None:
+        super().test_insert_select()
+        assert verify(self.create_recorder().chain_rows()).ok
+
+    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
+        super().test_concurrent_no_conflicts(initial_position)
+        verdict = verify(self.create_recorder().chain_rows())
+        assert verdict.ok, verdict.problem
+        assert verdict.events == self.create_recorder().max_notification_id()

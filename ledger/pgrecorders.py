@@ -1,0 +1,71 @@
+"""The chained recorder on PostgreSQL (imported only for a postgresql:// ledger: it needs psycopg)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
+from psycopg.sql import SQL, Identifier
+
+from ledger.chain import GENESIS
+from ledger.recorders import ChainReads, seal
+
+
+class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder):
+    position_column, placeholder = "notification_id", "%s"
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        table = SQL("{0}.{1}").format(Identifier(datastore.schema), Identifier(self.events_table_name))
+        self.sql_create_statements[self.create_table_statement_index] = SQL(
+            "CREATE TABLE IF NOT EXISTS {table} ("
+            "originator_id uuid NOT NULL, originator_version bigint NOT NULL, topic text, state bytea, "
+            "notification_id bigserial, hash text NOT NULL, "
+            "PRIMARY KEY (originator_id, originator_version))"
+        ).format(table=table)
+        self.sealed_insert = SQL(
+            "INSERT INTO {table} (originator_id, originator_version, topic, state, hash) "
+            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::text[]) "
+            "RETURNING notification_id"
+        ).format(table=table)
+        self.head_statement = SQL("SELECT hash FROM {table} ORDER BY notification_id DESC LIMIT 1").format(table=table)
+
+    @property
+    def _table(self) -> str:
+        return f'"{self.datastore.schema}"."{self.events_table_name}"'
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if not stored_events:
+            return None
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            for statement in self.lock_table_statements:  # the library's: lock timeout, EXCLUSIVE lock
+                curs.execute(statement)
+            curs.execute(self.head_statement)
+            row = curs.fetchone()
+            hashes = seal(row["hash"] if row else GENESIS, stored_events)
+            curs.execute(self.sealed_insert, (
+                [_uuid(s.originator_id) for s in stored_events], [s.originator_version for s in stored_events],
+                [s.topic for s in stored_events], [s.state for s in stored_events], hashes))
+            return [r["notification_id"] for r in curs.fetchall()]
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(sql, list(params))
+            return [tuple(r.values()) for r in curs.fetchall()]
+
+    def _id_param(self, originator_id: UUID) -> Any:
+        return originator_id
+
+
+class ChainedPostgresAggregateRecorder(ChainedPostgresApplicationRecorder, PostgresAggregateRecorder):
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super().insert_events(stored_events, **kwargs)
+        return None
+
+
+def _uuid(originator_id: UUID | str) -> UUID:
+    return originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+
