@@ -38,7 +38,7 @@ class LedgerGroup(click.Group):
 def _translate(error: Exception) -> str:
     name = type(error).__name__
     text = str(error) or name
-    if "locked" in text:
+    if "locked" in text or "lock timeout" in text:
         return f"the ledger is busy (another writer holds it): {text}"
     return f"{name}: {text} (set LEDGER_DEBUG=1 for details)"
 

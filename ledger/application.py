@@ -9,14 +9,15 @@ checked here; rules within one aggregate live in its public methods (`ledger.agg
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.utils import Environment
 
 from ledger import inputs as m
@@ -26,6 +27,7 @@ from ledger.errors import AlreadyExists, InvalidInput, NotFound, Refused
 from ledger.values import as_incident_id, derived_id, incident_id_for_key, is_country_ref, parse_moment
 
 A = TypeVar("A", bound=Aggregate)
+R = TypeVar("R")
 
 
 @dataclass
@@ -111,11 +113,28 @@ class Ledger(Application):
 
     def run(self, op: m.Op, actor: str) -> Outcome:
         """Apply one op and store its events; the outcome carries its ledger position."""
-        unit = self.unit()
-        outcome = self.apply(unit, op, actor)
-        positions = self.commit(unit)
-        outcome.position = positions[-1] if positions else self.recorder.max_notification_id() or 0
-        return outcome
+
+        def attempt() -> Outcome:
+            unit = self.unit()
+            outcome = self.apply(unit, op, actor)
+            positions = self.commit(unit)
+            outcome.position = positions[-1] if positions else self.recorder.max_notification_id() or 0
+            return outcome
+
+        return self.retrying(attempt)
+
+    def retrying(self, attempt: Callable[[], R], tries: int = 8) -> R:
+        """Run `attempt` again, from scratch, when another writer stored events on the same
+        aggregates first (an optimistic-concurrency conflict): the rules are checked again against
+        what is stored now, so a repeated record becomes a no-op and a clash a clear refusal."""
+        for n in range(tries):
+            try:
+                return attempt()
+            except IntegrityError:
+                if n == tries - 1:
+                    raise Refused("other writers kept changing the same records; nothing was stored, try again")
+                time.sleep(0.05 * (n + 1))
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ lookups
 

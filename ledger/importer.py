@@ -67,6 +67,11 @@ def with_key(op: m.Op, identical: Counter[str]) -> m.Op:
 
 def import_lines(app, lines: Iterable[str], actor: str) -> ImportResult:
     ops, problems = parse_lines(lines)
+    return app.retrying(lambda: _apply_all(app, ops, list(problems), actor))
+
+
+def _apply_all(app, ops: list[tuple[int, m.Op]], problems: list[tuple[int, str]], actor: str) -> ImportResult:
+    """Validate every op against the ledger and the lines before it, then store all in one go."""
     unit = app.unit()
     targets = [app.target_id(op) for _, op in ops]
     unit.know_absent([t for t in targets if t is not None])
