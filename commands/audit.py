@@ -55,6 +55,27 @@ def attach(cli: click.Group) -> None:
         else:
             click.echo(f"replayed {replayed} events, read models at position {position}")
 
+    @cli.command("copy")
+    @click.option("--to", "target_url", required=True, metavar="URL",
+                  help="The database to copy into: a SQLite path or a postgresql+psycopg:// URL.")
+    @json_option
+    def copy(target_url: str, as_json: bool) -> None:
+        """Copy the stored events as they are into another database: same chain, same head."""
+        from ledger.copying import copy_events
+        from ledger.settings import Settings, open_ledger
+
+        ctx = click.get_current_context().obj
+        target = open_ledger(Settings(db=target_url, actor=ctx.settings.actor), create=True)
+        try:
+            done = copy_events(ctx.app(), target)
+        finally:
+            target.close()
+            target.factory.close()
+        if as_json:
+            emit({"copied": done.copied, "events": done.events, "head": done.head}, True)
+        else:
+            click.echo(f"copied {done.copied} events ({done.events} in all), head {done.head}")
+
     @cli.command("demo")
     def demo() -> None:
         """Record the Chiba Lexus story (skipping what is there) and print the seizure case's report."""

@@ -58,6 +58,9 @@ class ChainReads:
         rows = self._fetch(f"SELECT {p}, hash FROM {self._table} ORDER BY {p} DESC LIMIT 1", [])
         return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
 
+    def count(self) -> int:
+        return self._fetch(f"SELECT COUNT(*) FROM {self._table}", [])[0][0]
+
     def hash_at(self, position: int) -> str:
         """The chain's hash after the event at `position` (the head, as the ledger stood then)."""
         p, q = self.position_column, self.placeholder

@@ -173,3 +173,22 @@ def test_help_does_not_import_the_heavy_modules(args):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "Usage: ledger" in out.stdout
     assert out.stdout.splitlines()[-1] == ""  # none of the heavy modules was imported
+
+
+def test_copy_keeps_the_chain_the_head_and_every_answer(story, tmp_path):
+    from tests.conftest import Runner
+
+    target = tmp_path / "copy.db"
+    head = story.json("verify")["head"]
+    assert story.json("copy", "--to", str(target)) == {"copied": 28, "events": 28, "head": head}
+    copy = Runner(target)
+    assert copy.json("verify")["head"] == head
+    for args in (("cases",), ("timeline", "--include-retracted"), ("case", "show", "chiba-lexus"),
+                 ("entity", "show", "han-tae-song"), ("history",)):
+        assert copy.json(*args) == story.json(*args), args  # same events: even the times and actors
+    assert copy("report", "chiba-lexus").stdout == story("report", "chiba-lexus").stdout
+    story("case", "status", "han-ivory", "referred", "--reason", "to the panel")
+    assert story.json("copy", "--to", str(target))["copied"] == 1  # an earlier copy is brought up to date
+    other = tmp_path / "other.db"
+    Runner(other)("source", "add", "x", "--publisher", "P", "--title", "T")
+    assert "not an earlier copy" in story("copy", "--to", str(other), code=1).stderr
