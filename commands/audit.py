@@ -47,9 +47,13 @@ def attach(cli: click.Group) -> None:
     @json_option
     def replay(as_json: bool) -> None:
         """Rebuild every read model from the first event; swapped in only when complete."""
+        from commands.output import Progress
+
         ctx = click.get_current_context().obj
         read_models = ctx.read_models()
-        replayed, position = read_models.replay(ctx.app())
+        progress = Progress("replay", "events")
+        replayed, position = read_models.replay(ctx.app(), progress)
+        progress.close()
         if as_json:
             emit({"replayed": replayed, "position": position}, True)
         else:

@@ -57,3 +57,33 @@ def written(outcome: Any, as_json: bool, what: str) -> None:
         click.echo(f"{what} {outcome.id}: already recorded, nothing to do")
     else:
         click.echo(f"{what} {outcome.id}: recorded at position {outcome.position}")
+
+
+class Progress:
+    """`label: done/total unit (rate/s)` on stderr, redrawn at most ten times a second, and only
+    when stderr is a terminal: scripts and pipes see nothing."""
+
+    def __init__(self, label: str, unit: str, stream: Any = None):
+        import sys
+        import time
+
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.label, self.unit, self.clock = label, unit, time.monotonic
+        self.started = self.last = self.clock()
+        self.shown = False
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        now = self.clock()
+        if not self.enabled or (now - self.last < 0.1 and done != total):
+            return
+        self.last, self.shown = now, True
+        rate = done / max(now - self.started, 1e-9)
+        of = f"/{total:,}" if total else ""
+        self.stream.write(f"\r{self.label}: {done:,}{of} {self.unit} ({rate:,.0f}/s)   ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()

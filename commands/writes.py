@@ -129,16 +129,20 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
     @json_option
     def import_(file: Any, as_json: bool) -> None:
         """Import JSON Lines (FILE, or - for stdin): all of it, or nothing."""
+        from commands.output import Progress
         from ledger.errors import ImportRejected
         from ledger.importer import import_lines
 
         ctx = click.get_current_context().obj
+        progress = Progress("import", "lines validated")
         try:
-            result = import_lines(ctx.app(create=True), file, ctx.settings.actor)
+            result = import_lines(ctx.app(create=True), file, ctx.settings.actor, progress)
         except ImportRejected as rejected:
+            progress.close()
             for lineno, message in rejected.problems:
                 say(f"line {lineno}: {message}")
             raise
+        progress.close()
         ctx.read_models()  # bring the read models up to date while the import is fresh
         if as_json:
             emit({"imported": result.imported, "skipped": result.skipped, "position": result.position}, True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ledger import inputs as m
@@ -65,18 +65,22 @@ def with_key(op: m.Op, identical: Counter[str]) -> m.Op:
     return op.model_copy(update={"key": derived})
 
 
-def import_lines(app, lines: Iterable[str], actor: str) -> ImportResult:
+def import_lines(app, lines: Iterable[str], actor: str,
+                 progress: Callable[[int, int], None] | None = None) -> ImportResult:
+    """Import JSON Lines; `progress(done, total)` hears how many lines are validated."""
     ops, problems = parse_lines(lines)
-    return app.retrying(lambda: _apply_all(app, ops, list(problems), actor))
+    return app.retrying(lambda: _apply_all(app, ops, list(problems), actor, progress or (lambda d, t: None)))
 
 
-def _apply_all(app, ops: list[tuple[int, m.Op]], problems: list[tuple[int, str]], actor: str) -> ImportResult:
+def _apply_all(app, ops: list[tuple[int, m.Op]], problems: list[tuple[int, str]], actor: str,
+               progress: Callable[[int, int], None]) -> ImportResult:
     """Validate every op against the ledger and the lines before it, then store all in one go."""
     unit = app.unit()
     targets = [app.target_id(op) for _, op in ops]
     unit.know_absent([t for t in targets if t is not None])
     imported = skipped = 0
-    for lineno, op in ops:
+    for done, (lineno, op) in enumerate(ops, start=1):
+        progress(done, len(ops))
         try:
             outcome = app.apply(unit, op, actor)
         except LedgerError as error:

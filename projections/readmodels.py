@@ -138,7 +138,7 @@ class ReadModels:
             values["generation"] = generation
         conn.execute(update(projection_state).where(projection_state.c.name == NAME).values(**values))
 
-    def replay(self, app: Any) -> tuple[int, int]:
+    def replay(self, app: Any, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
         """Rebuild every read model from position 1 into fresh tables, then swap them in.
 
         Returns (events replayed, position). If anything fails, the fresh tables are dropped and
@@ -155,6 +155,7 @@ class ReadModels:
             fresh.metadata.create_all(conn)
         projector = Projector(fresh)
         replayed, position = 0, 0
+        total = app.recorder.count()
         try:
             while True:
                 with self.writing() as conn:
@@ -163,6 +164,8 @@ class ReadModels:
                         projector.apply(conn, domain_event, row.position)
                         last = row.position
                         replayed += 1
+                    if progress:
+                        progress(replayed, total)
                     projector.flush(conn)
                     if last == position:
                         # caught up with the log, under the write lock: swap in this transaction

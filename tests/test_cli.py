@@ -192,3 +192,21 @@ def test_copy_keeps_the_chain_the_head_and_every_answer(story, tmp_path):
     other = tmp_path / "other.db"
     Runner(other)("source", "add", "x", "--publisher", "P", "--title", "T")
     assert "not an earlier copy" in story("copy", "--to", str(other), code=1).stderr
+
+
+def test_progress_shows_counts_and_rate_on_a_terminal_only():
+    import io
+
+    from commands.output import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, pipe = Terminal(), io.StringIO()
+    for stream in (tty, pipe):
+        progress = Progress("import", "lines", stream)
+        progress(10, 10)
+        progress.close()
+    assert tty.getvalue().startswith("\rimport: 10/10 lines (") and tty.getvalue().endswith("/s)   \n")
+    assert pipe.getvalue() == ""
