@@ -14,8 +14,21 @@ from ledger.chain import GENESIS
 from ledger.recorders import ChainReads, seal
 
 
+STORE_DDL_LOCK = 0x1ED6E401  # a PostgreSQL advisory lock of the ledger's own
+
+
 class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder):
     position_column, placeholder = "notification_id", "%s"
+
+    def create_table(self) -> None:
+        """The library's table creation, one process at a time: concurrent CREATE ... IF NOT
+        EXISTS statements race in PostgreSQL's catalog ("tuple concurrently updated")."""
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (STORE_DDL_LOCK,))
+            try:
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (STORE_DDL_LOCK,))
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)

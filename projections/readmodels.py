@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from projections.projector import Projector
 
 PAGE = 1000
+PROJECTION_LOCK = 0x1ED6E402  # a PostgreSQL advisory lock of the ledger's own
 
 
 def make_engine(settings: Settings | None) -> Engine:
@@ -64,7 +65,11 @@ class ReadModels:
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
+        """A transaction that changes the read models, one writer at a time (SQLite: BEGIN
+        IMMEDIATE; PostgreSQL: an advisory lock, which also keeps table creation from racing)."""
         with self.engine.connect().execution_options(writing=True) as conn, conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PROJECTION_LOCK})
             yield conn
 
     @contextmanager
