@@ -143,7 +143,7 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
                 say(f"line {lineno}: {message}")
             raise
         progress.close()
-        ctx.read_models()  # bring the read models up to date while the import is fresh
+        ctx.read_models(recorded=result.recorded)  # project what was just stored, without reading it back
         if as_json:
             emit({"imported": result.imported, "skipped": result.skipped, "position": result.position}, True)
         else:

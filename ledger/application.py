@@ -47,6 +47,7 @@ class Unit:
         self.app = app
         self.loaded: dict[UUID, Aggregate | None] = {}
         self.events: list[Any] = []
+        self.recorded: list[tuple[int, Any]] = []
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
         if aggregate_id not in self.loaded:
@@ -96,12 +97,14 @@ class Ledger(Application):
         return Unit(self)
 
     def commit(self, unit: Unit) -> list[int]:
-        """Store the unit's events in one transaction; their positions, in order."""
+        """Store the unit's events in one transaction; their positions, in order. The unit keeps
+        (position, event) pairs in `recorded`, for a projection that wants them without a read."""
         if not unit.events:
             return []
         recordings = self.save(*unit.events)
         unit.events = []
-        return [r.notification.id for r in recordings]
+        unit.recorded = [(r.notification.id, r.domain_event) for r in recordings]
+        return [position for position, _ in unit.recorded]
 
     def apply(self, unit: Unit, op: m.Op, actor: str) -> Outcome:
         if op.key is None and type(op) not in self.ADDS and not isinstance(op, m.Record):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ledger import inputs as m
 from ledger.errors import ImportRejected, InvalidInput, LedgerError
@@ -24,6 +24,7 @@ class ImportResult:
     imported: int
     skipped: int
     position: int
+    recorded: list = field(default_factory=list, repr=False)  # (position, event) pairs just stored
 
 
 def parse_lines(lines: Iterable[str]) -> tuple[list[tuple[int, m.Op]], list[tuple[int, str]]]:
@@ -94,4 +95,4 @@ def _apply_all(app, ops: list[tuple[int, m.Op]], problems: list[tuple[int, str]]
         raise ImportRejected(sorted(problems))
     positions = app.commit(unit)
     position = positions[-1] if positions else (app.recorder.max_notification_id() or 0)
-    return ImportResult(imported, skipped, position)
+    return ImportResult(imported, skipped, position, unit.recorded)

@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""The ledger's speed and memory against raw sqlite3 on the same rows, in one run.
+
+Usage: python tests/bench/bench.py [--sizes 20000,100000] [--backends sqlite,postgresql]
+                                   [--pg postgres@127.0.0.1:5432] [--json FILE] [--profile]
+
+For each size it writes an import file with ../shared/bench/genload.py, measures the baseline
+(an executemany of the lines into a plain sqlite3 table in one transaction, then a select and
+json.loads of them back), and for each backend, with the installed `ledger` command:
+import + first read, replay, `ledger --help` (median of 5), `case show` (median of 5) on the loaded
+ledger and on a 300-incident one, and the peak memory (max RSS) of import and replay. Ratios are
+wall time less the CLI's start-up (the --help median), over the baseline, as in cli_perf.py.
+Targets: import <= 12x, replay <= 4x, --help < 0.3 s, case show < 0.5 s and <= 1.5x the small
+ledger, peak memory at the largest size <= 1.3x the smallest. It prints a table and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GENLOAD = ROOT.parent / "shared" / "bench" / "genload.py"
+
+
+def raw_baseline(lines: list[str], db: Path) -> tuple[float, float]:
+    con = sqlite3.connect(db)
+    con.execute("pragma journal_mode=wal")
+    con.execute("create table ev (id integer primary key, stream text, version int, topic text, state blob)")
+    t = time.perf_counter()
+    with con:
+        con.executemany("insert into ev (stream, version, topic, state) values (?,?,?,?)",
+                        ((f"s{i % 1000}", i, "t", ln.encode()) for i, ln in enumerate(lines)))
+    insert = time.perf_counter() - t
+    t = time.perf_counter()
+    rows = [json.loads(r[0]) for r in con.execute("select state from ev order by id")]
+    read = time.perf_counter() - t
+    con.close()
+    assert len(rows) == len(lines)
+    return insert, read
+
+
+def run(args: list[str], db: str, work: Path) -> tuple[float, int, str]:
+    """Wall time, peak RSS in KiB (GNU time) and stdout of one ledger command."""
+    env = dict(os.environ, LEDGER_DB=db, LEDGER_ACTOR="bench")
+    cmd = ["/usr/bin/time", "-f", "%M", *args] if Path("/usr/bin/time").exists() else args
+    t = time.perf_counter()
+    p = subprocess.run(cmd, env=env, cwd=work, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        raise SystemExit(f"`{' '.join(args)}` exited {p.returncode}: {p.stderr.strip()[-400:]}")
+    rss = int(p.stderr.strip().splitlines()[-1]) if cmd is not args else 0
+    return wall, rss, p.stdout
+
+
+def fresh_pg(server: str, name: str) -> str:
+    import psycopg
+
+    user, _, hostport = server.partition("@")
+    host, _, port = hostport.partition(":")
+    with psycopg.connect(dbname="postgres", user=user, host=host, port=port or "5432", autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        con.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://{server}/{name}"
+
+
+def drop_pg(server: str, name: str) -> None:
+    import psycopg
+
+    user, _, hostport = server.partition("@")
+    host, _, port = hostport.partition(":")
+    with psycopg.connect(dbname="postgres", user=user, host=host, port=port or "5432", autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def measure(ledger: str, backend: str, load: Path, small: Path, work: Path, opts) -> dict:
+    tag = f"{backend}-{load.stem}"
+    if backend == "sqlite":
+        db, small_db = str(work / f"{tag}.db"), str(work / f"{tag}-small.db")
+    else:
+        db, small_db = fresh_pg(opts.pg, f"ledger_bench_{load.stem}"), fresh_pg(opts.pg, f"ledger_bench_{load.stem}_s")
+    helps = sorted(run([ledger, "--help"], db, work)[0] for _ in range(5))
+    t_import, rss_import, _ = run([ledger, "import", str(load)], db, work)
+    t_first, _, _ = run([ledger, "cases", "--json"], db, work)
+    events = json.loads(run([ledger, "verify", "--json"], db, work)[2])["events"]
+    t_replay, rss_replay, _ = run([ledger, "replay"], db, work)
+    shows = [run([ledger, "case", "show", "case-1", "--json"], db, work)[0] for _ in range(5)]
+    run([ledger, "import", str(small)], small_db, work)
+    run([ledger, "cases", "--json"], small_db, work)
+    smalls = [run([ledger, "case", "show", "case-1", "--json"], small_db, work)[0] for _ in range(5)]
+    if backend == "postgresql":
+        drop_pg(opts.pg, f"ledger_bench_{load.stem}")
+        drop_pg(opts.pg, f"ledger_bench_{load.stem}_s")
+    return {"backend": backend, "events": events, "help_s": statistics.median(helps), "import_s": t_import,
+            "first_read_s": t_first, "replay_s": t_replay, "case_show_s": statistics.median(shows),
+            "case_show_small_s": statistics.median(smalls), "import_peak_kib": rss_import,
+            "replay_peak_kib": rss_replay}
+
+
+def profile(load: Path, work: Path) -> None:
+    """Where an in-process import and replay spend their time (cProfile, top 15 by own time)."""
+    code = f"""
+import cProfile, pstats, sys
+sys.path.insert(0, {str(ROOT)!r})
+from ledger.settings import Settings, open_ledger
+from ledger.importer import import_lines
+from projections.readmodels import ReadModels
+s = Settings(db={str(work / 'profile.db')!r}, actor='bench')
+app = open_ledger(s, create=True); rm = ReadModels(s)
+lines = open({str(load)!r}).read().splitlines()
+for name, call in (('import', lambda: import_lines(app, lines, 'bench')), ('replay', lambda: rm.replay(app))):
+    p = cProfile.Profile(); p.runcall(call)
+    print('---', name); pstats.Stats(p).sort_stats('tottime').print_stats(15)
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="20000,100000")
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--pg", default="postgres@127.0.0.1:5432", help="PostgreSQL server USER@HOST:PORT")
+    ap.add_argument("--ledger", default=shutil.which("ledger") or "ledger")
+    ap.add_argument("--json", default="bench-results.json", help="where to write the figures")
+    ap.add_argument("--profile", action="store_true", help="also profile an in-process import and replay")
+    opts = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    small = work / "small.jsonl"
+    subprocess.run([sys.executable, str(GENLOAD), "300", str(small)], check=True, capture_output=True)
+    results = []
+    for size in [int(s) for s in opts.sizes.split(",")]:
+        load = work / f"load{size}.jsonl"
+        subprocess.run([sys.executable, str(GENLOAD), str(size), str(load)], check=True, capture_output=True)
+        lines = load.read_text().splitlines()
+        raw_insert, raw_read = raw_baseline(lines, work / f"raw{size}.db")
+        for backend in opts.backends.split(","):
+            r = measure(opts.ledger, backend, load, small, work, opts)
+            r.update(size=size, lines=len(lines), raw_insert_s=raw_insert, raw_read_s=raw_read)
+            r["import_x"] = max(r["import_s"] + r["first_read_s"] - 2 * r["help_s"], 1e-9) / raw_insert
+            r["replay_x"] = max(r["replay_s"] - r["help_s"], 1e-9) / raw_read
+            r["show_vs_small"] = r["case_show_s"] / r["case_show_small_s"]
+            results.append(r)
+            print(f"measured {backend} at {size}", file=sys.stderr)
+        if opts.profile and size == int(opts.sizes.split(",")[0]):
+            profile(load, work)
+    checks = _targets(results)
+    _table(results, checks)
+    Path(opts.json).write_text(json.dumps({"results": results, "targets": checks}, indent=1))
+    print(f"figures written to {opts.json}")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if all(ok for _, ok in checks.values()) else 1
+
+
+def _targets(results: list[dict]) -> dict[str, tuple[str, bool]]:
+    out = {}
+    for r in results:
+        k = f"{r['backend']} {r['size']}"
+        out[f"{k}: import <= 12x raw"] = (f"{r['import_x']:.1f}x", r["import_x"] <= 12)
+        out[f"{k}: replay <= 4x raw"] = (f"{r['replay_x']:.1f}x", r["replay_x"] <= 4)
+        out[f"{k}: --help < 0.3 s"] = (f"{r['help_s']:.3f} s", r["help_s"] < 0.3)
+        out[f"{k}: case show < 0.5 s"] = (f"{r['case_show_s']:.3f} s", r["case_show_s"] < 0.5)
+        out[f"{k}: case show <= 1.5x small"] = (f"{r['show_vs_small']:.2f}x", r["show_vs_small"] <= 1.5)
+    for backend in {r["backend"] for r in results}:
+        rs = sorted((r for r in results if r["backend"] == backend), key=lambda r: r["size"])
+        if len(rs) > 1:
+            for what in ("import_peak_kib", "replay_peak_kib"):
+                ratio = rs[-1][what] / max(rs[0][what], 1)
+                out[f"{backend}: {what.split('_')[0]} memory {rs[-1]['size']} <= 1.3x {rs[0]['size']}"] = (
+                    f"{ratio:.2f}x", ratio <= 1.3)
+    return out
+
+
+def _table(results: list[dict], checks: dict) -> None:
+    head = ("backend", "size", "events", "raw ins", "raw read", "import", "1st read", "import x", "replay", "replay x",
+            "help", "show", "show/small", "imp MiB", "rep MiB")
+    print(" | ".join(f"{h:>9}" for h in head))
+    for r in results:
+        cells = (r["backend"], r["size"], r["events"], f"{r['raw_insert_s']:.3f}", f"{r['raw_read_s']:.3f}",
+                 f"{r['import_s']:.2f}", f"{r['first_read_s']:.2f}", f"{r['import_x']:.1f}", f"{r['replay_s']:.2f}",
+                 f"{r['replay_x']:.1f}", f"{r['help_s']:.3f}", f"{r['case_show_s']:.3f}", f"{r['show_vs_small']:.2f}",
+                 f"{r['import_peak_kib'] / 1024:.0f}", f"{r['replay_peak_kib'] / 1024:.0f}")
+        print(" | ".join(f"{c!s:>9}" for c in cells))
+    for name, (value, ok) in checks.items():
+        print(f"{'holds' if ok else 'SHORT':>5}  {name}: {value}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
