@@ -31,6 +31,7 @@ class Projector:
         self.t = tables
         self.refs: dict[Any, str] = {}
         self.pending: dict[Any, list[dict[str, Any]]] = {}
+        self.compiled: dict[tuple[str, str], tuple[str, list[str]]] = {}
         self.handlers: dict[type, Callable[[Connection, Any, int], None]] = {
             Source.Added: self._source_added,
             Entity.Added: self._entity_added,
@@ -56,11 +57,23 @@ class Projector:
 
     def flush(self, conn: Connection) -> None:
         """Write the buffered rows, one executemany per table (a handler that reads or updates
-        rows flushes first, so it always sees every earlier event)."""
+        rows flushes first, so it always sees every earlier event). The INSERT is compiled once
+        per table and the rows go straight to the driver."""
         for table, rows in self.pending.items():
             if rows:
-                conn.execute(table.insert(), rows)
+                sql, columns = self._insert_sql(conn, table)
+                conn.exec_driver_sql(sql, [tuple(row.get(c) for c in columns) for row in rows])
         self.pending = {}
+
+    def _insert_sql(self, conn: Connection, table: Any) -> tuple[str, list[str]]:
+        key = (conn.dialect.name, table.name)
+        if key not in self.compiled:
+            columns = [c.name for c in table.columns]
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            quote = conn.dialect.identifier_preparer.quote
+            self.compiled[key] = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+                                  f"VALUES ({', '.join([mark] * len(columns))})", columns)
+        return self.compiled[key]
 
     # ------------------------------------------------------------------ sources, entities, cases
 
