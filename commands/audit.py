@@ -51,8 +51,11 @@ def attach(cli: click.Group) -> None:
 
         ctx = click.get_current_context().obj
         read_models = ctx.read_models()
+        from ledger.importer import paused_gc
+
         progress = Progress("replay", "events")
-        replayed, position = read_models.replay(ctx.app(), progress)
+        with paused_gc():
+            replayed, position = read_models.replay(ctx.app(), progress)
         progress.close()
         if as_json:
             emit({"replayed": replayed, "position": position}, True)

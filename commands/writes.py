@@ -131,7 +131,7 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
         """Import JSON Lines (FILE, or - for stdin): all of it, or nothing."""
         from commands.output import Progress
         from ledger.errors import ImportRejected
-        from ledger.importer import import_lines
+        from ledger.importer import import_lines, paused_gc
 
         ctx = click.get_current_context().obj
         progress = Progress("import", "lines validated")
@@ -143,7 +143,8 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
                 say(f"line {lineno}: {message}")
             raise
         progress.close()
-        ctx.read_models(recorded=result.recorded)  # project what was just stored, without reading it back
+        with paused_gc():
+            ctx.read_models(recorded=result.recorded)  # project what was just stored, without reading it back
         if as_json:
             emit({"imported": result.imported, "skipped": result.skipped, "position": result.position}, True)
         else:

@@ -23,6 +23,7 @@ from eventsourcing.utils import Environment
 from ledger import inputs as m
 from ledger.aggregates import Case, Entity, Incident, Source
 from ledger.chain import ChainRow
+from ledger.transcoder import OrjsonTranscoder
 from ledger.errors import AlreadyExists, InvalidInput, NotFound, Refused
 from ledger.values import as_incident_id, derived_id, incident_id_for_key, is_country_ref, parse_moment
 
@@ -80,6 +81,9 @@ class Unit:
 class Ledger(Application):
     name = "ledger"
 
+    def construct_transcoder(self) -> OrjsonTranscoder:
+        return OrjsonTranscoder()
+
     def construct_env(self, name: str, env: Any = None) -> Environment:
         # Only what the settings give: no stray PERSISTENCE_MODULE from the user's shell.
         return Environment(name, dict(env or {}))
@@ -101,7 +105,10 @@ class Ledger(Application):
         (position, event) pairs in `recorded`, for a projection that wants them without a read."""
         if not unit.events:
             return []
-        recordings = self.save(*unit.events)
+        # The event store itself: Application.save would only wrap these events in a processing
+        # event (checking each against a runtime Protocol, slow in bulk) for snapshots and
+        # notifications this application does not use.
+        recordings = self.events.put(unit.events)
         unit.events = []
         unit.recorded = [(r.notification.id, r.domain_event) for r in recordings]
         return [position for position, _ in unit.recorded]

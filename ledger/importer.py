@@ -7,9 +7,11 @@ whose key is already recorded with the same data is skipped; with other data it 
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ledger import inputs as m
@@ -69,8 +71,22 @@ def with_key(op: m.Op, identical: Counter[str]) -> m.Op:
 def import_lines(app, lines: Iterable[str], actor: str,
                  progress: Callable[[int, int], None] | None = None) -> ImportResult:
     """Import JSON Lines; `progress(done, total)` hears how many lines are validated."""
-    ops, problems = parse_lines(lines)
-    return app.retrying(lambda: _apply_all(app, ops, list(problems), actor, progress or (lambda d, t: None)))
+    with paused_gc():
+        ops, problems = parse_lines(lines)
+        return app.retrying(lambda: _apply_all(app, ops, list(problems), actor, progress or (lambda d, t: None)))
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a bulk operation allocates its many live objects
+    (they all live until it ends anyway); reference counting still frees the rest."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _apply_all(app, ops: list[tuple[int, m.Op]], problems: list[tuple[int, str]], actor: str,

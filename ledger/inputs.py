@@ -8,7 +8,8 @@ options are lists under a plural name.
 from __future__ import annotations
 
 import hashlib
-import json
+
+import orjson
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -70,6 +71,19 @@ def _identifiers(value: Any) -> Any:
     return result
 
 
+def _copy(value: Any) -> Any:
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+def canonical_digest(op: str, data: dict[str, Any]) -> str:
+    """SHA-256 of the op's name and its data as canonical JSON (sorted keys, compact, UTF-8)."""
+    return hashlib.sha256(op.encode() + b"\n" + orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 class Op(BaseModel):
     """An operation; `key` is its idempotency key in an import (any line may carry one)."""
 
@@ -77,13 +91,21 @@ class Op(BaseModel):
     op: ClassVar[str]
     key: OptText = None
 
+    @cached_property
+    def _values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+    def values(self, exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The validated field values. They are JSON values already (the validators normalise
+        dates, codes and amounts to str and numbers), so this is model_dump without its cost."""
+        return {name: _copy(value) for name, value in self._values.items() if name not in exclude}
+
     def data(self) -> dict[str, Any]:
         """The operation's data, as compared to decide same-or-other."""
-        return self.model_dump(exclude={"key"}, mode="json")
+        return self.values({"key"})
 
     def digest(self) -> str:
-        canonical = json.dumps(self.data(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(f"{self.op}\n{canonical}".encode()).hexdigest()
+        return canonical_digest(self.op, self.data())
 
 
 class SourceAdd(Op):
@@ -175,12 +197,12 @@ class Record(Op):
     NOT_DATA: ClassVar[set[str]] = {"key", "id", "cameo", "plover", "plover_mode"}
 
     def data(self) -> dict[str, Any]:
-        return self.model_dump(exclude=self.NOT_DATA, mode="json")
+        return self.values(self.NOT_DATA)
 
     @cached_property
     def stored_fields(self) -> dict[str, Any]:
         """The incident's stored fields: roles under their role name, each a list of ids."""
-        out = self.model_dump(exclude={*self.NOT_DATA, "case"}, mode="json")
+        out = self.values(self.NOT_DATA | {"case"})
         out["precision"] = parse_date(self.on).precision
         for role, name in self.roles.items():
             value = out.pop(name)
@@ -304,8 +326,7 @@ def correction_digest(op: Op, incident_id: str, changes: dict[str, Any]) -> str:
     changes in their stored form, the reason and the sources, however the line wrote them."""
     data = {"incident": incident_id, "changes": changes, "reason": op.reason,  # type: ignore[attr-defined]
             "sources": op.sources}  # type: ignore[attr-defined]
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{op.op}\n{canonical}".encode()).hexdigest()
+    return canonical_digest(op.op, data)
 
 
 class Amend(Op):

@@ -88,6 +88,7 @@ def derived_id(kind: str, user_id: str) -> UUID:
     return uuid5(NAMESPACE, f"{kind}:{user_id}")
 
 
+@lru_cache(maxsize=200_000)
 def incident_id_for_key(key: str) -> str:
     return str(uuid5(NAMESPACE, f"incident-key:{key}"))
 
@@ -194,4 +195,6 @@ def parse_amount(value: object) -> int | float:
             number = int(number)
     if number < 0:
         raise InvalidInput(f"invalid amount {value!r}: must not be negative")
+    if number > 10**15:
+        raise InvalidInput(f"invalid amount {value!r}: over 10^15")
     return number

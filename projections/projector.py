@@ -7,6 +7,8 @@ tables, which is what lets `replay` rebuild them and the property tests compare 
 from __future__ import annotations
 
 import json
+
+import orjson
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +21,7 @@ from ledger.values import range_start, PRECISIONS
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(value).decode()
 
 
 def _when(event: Any) -> str:
