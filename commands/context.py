@@ -38,6 +38,13 @@ class Context:
         self._read_models.catch_up(self.app, recorded=recorded)
         return self._read_models
 
+    def light_read(self) -> Any:
+        """A bare read-only connection when the read models are up to date, else None."""
+        self.settings.require()
+        from projections.light import open_light
+
+        return open_light(self.settings)
+
     def run(self, op: Any) -> Any:
         return self.app(create=True).run(op, self.settings.actor)
 

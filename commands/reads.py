@@ -10,11 +10,20 @@ from commands.output import emit, json_option, table
 
 
 def _query(name: str, *args: Any, as_of: str | None = None, **kwargs: Any) -> Any:
+    """Run one of projections.queries on read models that are up to date (or as of WHEN)."""
     from projections import queries
 
-    read_models = click.get_current_context().obj.read_models(as_of)
-    with read_models.reading() as (conn, tables, position):
-        result = getattr(queries, name)(conn, tables, *args, **kwargs)
+    ctx = click.get_current_context().obj
+    light = ctx.light_read() if as_of is None else None
+    if light is not None:
+        try:
+            result = getattr(queries, name)(queries.Db(light.conn, light.generation), None, *args, **kwargs)
+        finally:
+            light.close()
+        position = light.position
+    else:
+        with ctx.read_models(as_of).reading() as (conn, tables, position):
+            result = getattr(queries, name)(conn, tables, *args, **kwargs)
     if isinstance(result, dict):
         result["position"] = position
     return result

@@ -1,17 +1,64 @@
-"""The reads: every answer the CLI gives about cases, entities and incidents, from the read models."""
+"""The reads: every answer the CLI gives about cases, entities and incidents, from the read models.
+
+Plain SQL over a small adapter (`Db`) that runs on a SQLAlchemy connection or on a bare DB-API one
+(sqlite3, psycopg), so one set of queries serves the live read models, the in-memory --as-of copy,
+and the light read path that answers an up-to-date ledger without importing SQLAlchemy at all.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
-
-from sqlalchemy import and_, func, select
-from sqlalchemy.engine import Connection
 
 from ledger.errors import NotFound
 from ledger.values import COUNTRY_KIND, country_name, is_country_ref
 
-TIMELINE_ORDER = ("on_start", "precision_rank", "position")
+ORDER = "on_start, precision_rank, position"
+_NAMED = re.compile(r"(?<!:):(\w+)")
+
+
+class Db:
+    """Named-parameter SQL (`:name`, lists expanded for IN) on any of the ledger's connections;
+    rows come back as dicts. Table names are the generation's: `db.t("cases")` is `rm3_cases`."""
+
+    def __init__(self, conn: Any, generation: int):
+        self.conn, self.generation = conn, generation
+        self.sqlalchemy = hasattr(conn, "exec_driver_sql")
+        module = type(conn.connection.dbapi_connection if self.sqlalchemy else conn).__module__
+        self.pyformat = module.startswith("psycopg")
+
+    def t(self, name: str) -> str:
+        return f"rm{self.generation}_{name}"
+
+    def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        for name, value in list(params.items()):
+            if isinstance(value, (list, tuple, set)):
+                values = list(value) or [None]  # IN (NULL) matches nothing
+                names = [f"{name}_{i}" for i in range(len(values))]
+                sql = sql.replace(f":{name}", ", ".join(f":{n}" for n in names))
+                params.pop(name)
+                params.update(zip(names, values))
+        if self.pyformat:
+            sql = _NAMED.sub(r"%(\1)s", sql)
+        if self.sqlalchemy:
+            result = self.conn.exec_driver_sql(sql, params)
+            return [dict(r._mapping) for r in result]
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, r)) for r in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def one(self, sql: str, **params: Any) -> dict[str, Any] | None:
+        found = self.rows(sql, **params)
+        return found[0] if found else None
+
+
+def _db(conn: Any, t: Any) -> Db:
+    return conn if isinstance(conn, Db) else Db(conn, t.generation)
 
 
 def _number(value: float | None) -> int | float | None:
@@ -20,50 +67,46 @@ def _number(value: float | None) -> int | float | None:
     return int(value) if float(value).is_integer() else value
 
 
-def incident(row: Any) -> dict[str, Any]:
+def incident(row: dict[str, Any]) -> dict[str, Any]:
     out = {
-        "id": row.id, "kind": row.kind, "case": row.case_id, "on": row.on_date, "precision": row.precision,
-        "status": row.status, "roles": json.loads(row.roles), "sources": json.loads(row.sources),
-        "place": row.place, "country": row.country, "note": row.note,
-        "recorded_at": row.recorded_at, "recorded_by": row.recorded_by, "key": row.key,
+        "id": row["id"], "kind": row["kind"], "case": row["case_id"], "on": row["on_date"],
+        "precision": row["precision"], "status": row["status"], "roles": json.loads(row["roles"]),
+        "sources": json.loads(row["sources"]), "place": row["place"], "country": row["country"],
+        "note": row["note"], "recorded_at": row["recorded_at"], "recorded_by": row["recorded_by"], "key": row["key"],
     }
-    if row.kind == "seizure":
-        out["value"], out["currency"] = _number(row.value), row.currency
-    if row.kind in ("recall", "expulsion"):
-        out["reason"] = row.reason
+    if row["kind"] == "seizure":
+        out["value"], out["currency"] = _number(row["value"]), row["currency"]
+    if row["kind"] in ("recall", "expulsion"):
+        out["reason"] = row["reason"]
     return out
 
 
-def _ordered(t: Any):
-    return [t.incidents.c[c] for c in TIMELINE_ORDER]
-
-
-def cases(conn: Connection, t: Any, status: str | None = None) -> list[dict[str, Any]]:
-    inc = t.incidents
-    counts = (select(inc.c.case_id, func.count().label("n")).where(inc.c.status != "retracted")
-              .group_by(inc.c.case_id).subquery())
-    query = (select(t.cases.c.id, t.cases.c.title, t.cases.c.status, func.coalesce(counts.c.n, 0).label("n"))
-             .outerjoin(counts, counts.c.case_id == t.cases.c.id).order_by(t.cases.c.id))
+def cases(conn: Any, t: Any, status: str | None = None) -> list[dict[str, Any]]:
+    db = _db(conn, t)
+    sql = (f"SELECT c.id, c.title, c.status, COALESCE(n.n, 0) AS n FROM {db.t('cases')} c "
+           f"LEFT JOIN (SELECT case_id, COUNT(*) AS n FROM {db.t('incidents')} WHERE status <> 'retracted' "
+           f"GROUP BY case_id) n ON n.case_id = c.id")
     if status:
-        query = query.where(t.cases.c.status == status)
-    return [{"id": r.id, "title": r.title, "status": r.status, "incidents": r.n} for r in conn.execute(query)]
+        sql += " WHERE c.status = :status"
+    rows = db.rows(sql + " ORDER BY c.id", **({"status": status} if status else {}))
+    return [{"id": r["id"], "title": r["title"], "status": r["status"], "incidents": r["n"]} for r in rows]
 
 
-def _entity_names(conn: Connection, t: Any, ids: set[str]) -> dict[str, tuple[str, str]]:
+def _entity_names(db: Db, ids: set[str]) -> dict[str, tuple[str, str]]:
     """id -> (kind, name), for user entities and countries alike."""
     found = {i: (COUNTRY_KIND, country_name(i)) for i in ids if is_country_ref(i)}
     users = [i for i in ids if i not in found]
     if users:
-        for r in conn.execute(select(t.entities.c.id, t.entities.c.kind, t.entities.c.name)
-                              .where(t.entities.c.id.in_(users))):
-            found[r.id] = (r.kind, r.name)
+        for r in db.rows(f"SELECT id, kind, name FROM {db.t('entities')} WHERE id IN (:ids)", ids=users):
+            found[r["id"]] = (r["kind"], r["name"])
     return found
 
 
-def survivors_of(conn: Connection, t: Any, ids: set[str]) -> dict[str, str]:
+def survivors_of(conn: Any, t: Any, ids: set[str]) -> dict[str, str]:
     """Each id to the entity it was (eventually) merged into, or itself."""
-    merged = dict(conn.execute(select(t.entities.c.id, t.entities.c.merged_into)
-                               .where(t.entities.c.merged_into.is_not(None))).all()) if ids else {}
+    db = _db(conn, t)
+    merged = {r["id"]: r["merged_into"] for r in db.rows(
+        f"SELECT id, merged_into FROM {db.t('entities')} WHERE merged_into IS NOT NULL")} if ids else {}
     out = {}
     for i in ids:
         seen, current = {i}, i
@@ -74,12 +117,13 @@ def survivors_of(conn: Connection, t: Any, ids: set[str]) -> dict[str, str]:
     return out
 
 
-def case_show(conn: Connection, t: Any, case_id: str) -> dict[str, Any]:
-    case = conn.execute(select(t.cases).where(t.cases.c.id == case_id)).one_or_none()
+def case_show(conn: Any, t: Any, case_id: str) -> dict[str, Any]:
+    db = _db(conn, t)
+    case = db.one(f"SELECT * FROM {db.t('cases')} WHERE id = :id", id=case_id)
     if case is None:
         raise NotFound(f"no case {case_id}")
-    rows = conn.execute(select(t.incidents).where(t.incidents.c.case_id == case_id).order_by(*_ordered(t))).all()
-    incidents = [incident(r) for r in rows]
+    incidents = [incident(r) for r in db.rows(
+        f"SELECT * FROM {db.t('incidents')} WHERE case_id = :id ORDER BY {ORDER}", id=case_id)]
     roles: dict[str, list[str]] = {}
     for inc in incidents:
         if inc["status"] == "retracted":
@@ -89,34 +133,38 @@ def case_show(conn: Connection, t: Any, case_id: str) -> dict[str, Any]:
                 roles.setdefault(ref, [])
                 if role not in roles[ref]:
                     roles[ref].append(role)
-    survivors = survivors_of(conn, t, set(roles))
+    survivors = survivors_of(db, t, set(roles))
     grouped: dict[str, list[str]] = {}
     for ref, rs in roles.items():
         target = grouped.setdefault(survivors[ref], [])
         target.extend(r for r in rs if r not in target)
-    names = _entity_names(conn, t, set(grouped))
+    names = _entity_names(db, set(grouped))
     entities = [{"id": i, "name": names.get(i, ("", i))[1], "kind": names.get(i, ("", ""))[0],
                  "roles": sorted(grouped[i])} for i in sorted(grouped)]
-    return {"id": case.id, "title": case.title, "status": case.status, "jurisdiction": case.jurisdiction,
-            "regime": case.regime, "summary": case.summary, "incidents": incidents, "entities": entities}
+    return {"id": case["id"], "title": case["title"], "status": case["status"], "jurisdiction": case["jurisdiction"],
+            "regime": case["regime"], "summary": case["summary"], "incidents": incidents, "entities": entities}
 
 
-def entities(conn: Connection, t: Any, kind: str | None = None) -> list[dict[str, Any]]:
+def entities(conn: Any, t: Any, kind: str | None = None) -> list[dict[str, Any]]:
+    db = _db(conn, t)
     out = []
     if kind in (None, COUNTRY_KIND):
-        live = select(t.incidents.c.id).where(t.incidents.c.status != "retracted")
-        codes = conn.execute(select(t.roles.c.entity_id).distinct()
-                             .where(t.roles.c.incident_id.in_(live))).scalars()
-        out += [{"id": c, "kind": COUNTRY_KIND, "name": country_name(c)} for c in codes if is_country_ref(c)]
+        codes = db.rows(f"SELECT DISTINCT r.entity_id FROM {db.t('incident_roles')} r "
+                        f"JOIN {db.t('incidents')} i ON i.id = r.incident_id WHERE i.status <> 'retracted'")
+        out += [{"id": c["entity_id"], "kind": COUNTRY_KIND, "name": country_name(c["entity_id"])}
+                for c in codes if is_country_ref(c["entity_id"])]
     if kind != COUNTRY_KIND:
-        query = select(t.entities.c.id, t.entities.c.kind, t.entities.c.name).where(t.entities.c.merged_into.is_(None))
+        sql = f"SELECT id, kind, name FROM {db.t('entities')} WHERE merged_into IS NULL"
+        params = {}
         if kind:
-            query = query.where(t.entities.c.kind == kind)
-        out += [{"id": r.id, "kind": r.kind, "name": r.name} for r in conn.execute(query)]
+            sql += " AND kind = :kind"
+            params["kind"] = kind
+        out += [{"id": r["id"], "kind": r["kind"], "name": r["name"]} for r in db.rows(sql, **params)]
     return sorted(out, key=lambda e: e["id"])
 
 
-def entity_show(conn: Connection, t: Any, entity_id: str) -> dict[str, Any]:
+def entity_show(conn: Any, t: Any, entity_id: str) -> dict[str, Any]:
+    db = _db(conn, t)
     if is_country_ref(entity_id):
         try:
             name = country_name(entity_id)
@@ -126,58 +174,60 @@ def entity_show(conn: Connection, t: Any, entity_id: str) -> dict[str, Any]:
                "identifiers": {"iso3166-1": entity_id}, "country": entity_id, "merged_from": []}
         group = [entity_id]
     else:
-        survivor = survivors_of(conn, t, {entity_id})[entity_id]
-        row = conn.execute(select(t.entities).where(t.entities.c.id == survivor)).one_or_none()
+        survivor = survivors_of(db, t, {entity_id})[entity_id]
+        row = db.one(f"SELECT * FROM {db.t('entities')} WHERE id = :id", id=survivor)
         if row is None:
             raise NotFound(f"no entity {entity_id}")
-        merged_from = _merged_from(conn, t, survivor)
-        out = {"id": row.id, "kind": row.kind, "name": row.name, "aliases": json.loads(row.aliases),
-               "identifiers": json.loads(row.identifiers), "country": row.country, "merged_from": merged_from}
+        merged_from = _merged_from(db, survivor)
+        out = {"id": row["id"], "kind": row["kind"], "name": row["name"], "aliases": json.loads(row["aliases"]),
+               "identifiers": json.loads(row["identifiers"]), "country": row["country"], "merged_from": merged_from}
         group = [survivor, *merged_from]
-    inc = t.incidents
-    rows = conn.execute(select(inc.c.id, inc.c.kind, inc.c.case_id, t.roles.c.role, inc.c.on_date,
-                               inc.c.precision, inc.c.status)
-                        .join(t.roles, and_(t.roles.c.incident_id == inc.c.id, t.roles.c.entity_id.in_(group)))
-                        .order_by(*_ordered(t), t.roles.c.role)).all()
+    rows = db.rows(f"SELECT i.id, i.kind, i.case_id, r.role, i.on_date, i.precision, i.status "
+                   f"FROM {db.t('incidents')} i JOIN {db.t('incident_roles')} r ON r.incident_id = i.id "
+                   f"WHERE r.entity_id IN (:group) ORDER BY i.on_start, i.precision_rank, i.position, r.role",
+                   group=group)
     seen = set()
     incidents = []
     for r in rows:
-        if (r.id, r.role) in seen:
+        if (r["id"], r["role"]) in seen:
             continue
-        seen.add((r.id, r.role))
-        incidents.append({"id": r.id, "kind": r.kind, "case": r.case_id, "role": r.role,
-                          "on": r.on_date, "precision": r.precision, "status": r.status})
+        seen.add((r["id"], r["role"]))
+        incidents.append({"id": r["id"], "kind": r["kind"], "case": r["case_id"], "role": r["role"],
+                          "on": r["on_date"], "precision": r["precision"], "status": r["status"]})
     out["cases"] = sorted({i["case"] for i in incidents if i["status"] != "retracted"})
     out["incidents"] = incidents
     return out
 
 
-def _merged_from(conn: Connection, t: Any, survivor: str) -> list[str]:
+def _merged_from(db: Db, survivor: str) -> list[str]:
     found: list[str] = []
     frontier = [survivor]
     while frontier:
-        rows = conn.execute(select(t.entities.c.id).where(t.entities.c.merged_into.in_(frontier))).scalars().all()
+        rows = [r["id"] for r in db.rows(f"SELECT id FROM {db.t('entities')} WHERE merged_into IN (:f)", f=frontier)]
         frontier = [r for r in rows if r not in found and r != survivor]
         found.extend(frontier)
     return sorted(found)
 
 
-def timeline(conn: Connection, t: Any, case: str | None = None, entity: str | None = None,
+def timeline(conn: Any, t: Any, case: str | None = None, entity: str | None = None,
              include_retracted: bool = False) -> list[dict[str, Any]]:
-    inc = t.incidents
-    query = select(inc).order_by(*_ordered(t))
+    db = _db(conn, t)
+    where, params = [], {}
     if case is not None:
-        if conn.execute(select(t.cases.c.id).where(t.cases.c.id == case)).one_or_none() is None:
+        if db.one(f"SELECT id FROM {db.t('cases')} WHERE id = :id", id=case) is None:
             raise NotFound(f"no case {case}")
-        query = query.where(inc.c.case_id == case)
+        where.append("case_id = :case")
+        params["case"] = case
     if entity is not None:
         group = [entity] if is_country_ref(entity) else None
         if group is None:
-            survivor = survivors_of(conn, t, {entity})[entity]
-            if conn.execute(select(t.entities.c.id).where(t.entities.c.id == survivor)).one_or_none() is None:
+            survivor = survivors_of(db, t, {entity})[entity]
+            if db.one(f"SELECT id FROM {db.t('entities')} WHERE id = :id", id=survivor) is None:
                 raise NotFound(f"no entity {entity}")
-            group = [survivor, *_merged_from(conn, t, survivor)]
-        query = query.where(inc.c.id.in_(select(t.roles.c.incident_id).where(t.roles.c.entity_id.in_(group))))
+            group = [survivor, *_merged_from(db, survivor)]
+        where.append(f"id IN (SELECT incident_id FROM {db.t('incident_roles')} WHERE entity_id IN (:group))")
+        params["group"] = group
     if not include_retracted:
-        query = query.where(inc.c.status != "retracted")
-    return [incident(r) for r in conn.execute(query)]
+        where.append("status <> 'retracted'")
+    sql = f"SELECT * FROM {db.t('incidents')}" + (" WHERE " + " AND ".join(where) if where else "")
+    return [incident(r) for r in db.rows(sql + f" ORDER BY {ORDER}", **params)]

@@ -167,3 +167,24 @@ def test_recorded_events_behind_another_writer_fall_back_to_the_log(ledger):
     later = import_lines(app, STORY.read_text().splitlines()[5:], "tester")  # positions 6.., 1-5 unprojected
     assert rm.catch_up(lambda: app, recorded=later.recorded) == 28
     assert len(_read(rm, app, "cases")) == 3
+
+
+def test_the_light_read_path_answers_as_the_sqlalchemy_one(ledger, settings):
+    from projections.light import open_light
+
+    app, rm = ledger
+    assert open_light(settings) is None  # no read models yet: the caller takes the catching-up path
+    import_lines(app, STORY.read_text().splitlines(), "tester")
+    rm.catch_up(lambda: app)
+    reads = [("cases",), ("entities",), ("timeline", None, None, True), ("timeline", "han-ivory", "h-t-song"),
+             ("case_show", "chiba-lexus"), ("entity_show", "han-tae-song"), ("entity_show", "KP")]
+    light = open_light(settings)
+    assert light is not None and light.position == app.recorder.max_notification_id()
+    try:
+        for name, *args in reads:
+            bare = getattr(queries, name)(queries.Db(light.conn, light.generation), None, *args)
+            assert bare == _read(rm, app, name, *args), name
+    finally:
+        light.close()
+    app.run(m.CaseStatus(id="han-ivory", status="referred", reason="r"), "tester")
+    assert open_light(settings) is None  # behind the log: never a stale answer
