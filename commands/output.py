@@ -73,14 +73,16 @@ class Progress:
         self.started = self.last = self.clock()
         self.shown = False
 
-    def __call__(self, done: int, total: int | None = None) -> None:
+    def __call__(self, done: int, total: int | None = None, phase: str | None = None) -> None:
         now = self.clock()
+        if phase is not None and phase != getattr(self, "phase", None):
+            self.phase, self.started = phase, now  # a new phase: its own rate
         if not self.enabled or (now - self.last < 0.1 and done != total):
             return
         self.last, self.shown = now, True
         rate = done / max(now - self.started, 1e-9)
         of = f"/{total:,}" if total else ""
-        self.stream.write(f"\r{self.label}: {done:,}{of} {self.unit} ({rate:,.0f}/s)   ")
+        self.stream.write(f"\r{self.label}: {done:,}{of} {phase or self.unit} ({rate:,.0f}/s)   ")
         self.stream.flush()
 
     def close(self) -> None:

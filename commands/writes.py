@@ -125,26 +125,41 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
         _write("retract", as_json, "incident", incident=incident, reason=reason, source=source)
 
     @cli.command("import")
-    @click.argument("file", type=click.File("r", encoding="utf-8"))
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+    @click.option("--batch", default=2000, show_default=True, type=click.IntRange(1),
+                  help="Lines stored per transaction once the whole file is validated.")
     @json_option
-    def import_(file: Any, as_json: bool) -> None:
-        """Import JSON Lines (FILE, or - for stdin): all of it, or nothing."""
+    def import_(file: str, batch: int, as_json: bool) -> None:
+        """Import JSON Lines (FILE, or - for stdin): validated whole, then stored batch by batch."""
+        import shutil
+        import sys
+        import tempfile
+
         from commands.output import Progress
         from ledger.errors import ImportRejected
-        from ledger.importer import import_lines, paused_gc
+        from ledger.importer import import_lines
 
         ctx = click.get_current_context().obj
-        progress = Progress("import", "lines validated")
-        try:
-            result = import_lines(ctx.app(create=True), file, ctx.settings.actor, progress)
-        except ImportRejected as rejected:
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+            if file == "-":  # read twice (validate, then store): stdin goes to a file first
+                shutil.copyfileobj(sys.stdin, spool)
+
+            def lines() -> Any:
+                if file == "-":
+                    spool.seek(0)
+                    return spool
+                return open(file, encoding="utf-8")
+
+            progress = Progress("import", "lines")
+            try:
+                result = import_lines(ctx.app(create=True), lines, ctx.settings.actor, progress, batch=batch,
+                                      after_batch=lambda recorded: ctx.read_models(recorded=recorded))
+            except ImportRejected as rejected:
+                progress.close()
+                for lineno, message in rejected.problems:
+                    say(f"line {lineno}: {message}")
+                raise
             progress.close()
-            for lineno, message in rejected.problems:
-                say(f"line {lineno}: {message}")
-            raise
-        progress.close()
-        with paused_gc():
-            ctx.read_models(recorded=result.recorded)  # project what was just stored, without reading it back
         if as_json:
             emit({"imported": result.imported, "skipped": result.skipped, "position": result.position}, True)
         else:

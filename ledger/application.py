@@ -49,6 +49,8 @@ class Unit:
         self.loaded: dict[UUID, Aggregate | None] = {}
         self.events: list[Any] = []
         self.recorded: list[tuple[int, Any]] = []
+        self.settled: dict[UUID, Any] = {}  # incidents an import validated and let go (importer.Settled)
+        self.imported = self.skipped = 0
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
         if aggregate_id not in self.loaded:
@@ -269,7 +271,7 @@ class Ledger(Application):
         incident_id = self._incident_id_of(op)
         # A repeated key is recognised before any other rule, so re-recording succeeds even
         # when the case has since been closed.
-        existing = unit.get(Incident, incident_id)
+        existing = unit.settled.get(incident_id) or unit.get(Incident, incident_id)
         if existing is not None:
             if existing.kind != op.kind or existing.case != op.case:
                 raise AlreadyExists(f"incident {op.key or op.id} was already recorded with other data")

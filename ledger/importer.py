@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import gc
 import json
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import islice
+from typing import IO, Any
+from uuid import UUID
+
+import orjson
 
 from ledger import inputs as m
-from ledger.errors import ImportRejected, InvalidInput, LedgerError
-from ledger.values import incident_id_for_key
+from ledger.aggregates import Incident
+from ledger.errors import AlreadyExists, ImportRejected, InvalidInput, LedgerError, Refused
+from ledger.values import as_incident_id, incident_id_for_key
 
 ADDS = ("source.add", "entity.add", "case.open")
 
@@ -26,22 +33,6 @@ class ImportResult:
     imported: int
     skipped: int
     position: int
-    recorded: list = field(default_factory=list, repr=False)  # (position, event) pairs just stored
-
-
-def parse_lines(lines: Iterable[str]) -> tuple[list[tuple[int, m.Op]], list[tuple[int, str]]]:
-    """Each line into its input model, with its idempotency key settled."""
-    ops: list[tuple[int, m.Op]] = []
-    problems: list[tuple[int, str]] = []
-    identical: Counter[str] = Counter()
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            ops.append((lineno, with_key(parse_line(line), identical)))
-        except InvalidInput as error:
-            problems.append((lineno, str(error)))
-    return ops, problems
 
 
 def parse_line(line: str) -> m.Op:
@@ -68,12 +59,143 @@ def with_key(op: m.Op, identical: Counter[str]) -> m.Op:
     return op.model_copy(update={"key": derived})
 
 
-def import_lines(app, lines: Iterable[str], actor: str,
-                 progress: Callable[[int, int], None] | None = None) -> ImportResult:
-    """Import JSON Lines; `progress(done, total)` hears how many lines are validated."""
-    with paused_gc():
-        ops, problems = parse_lines(lines)
-        return app.retrying(lambda: _apply_all(app, ops, list(problems), actor, progress or (lambda d, t: None)))
+class Settled:
+    """What validation keeps of an incident this file creates and no later line corrects: enough
+    to recognise the same key again in the file (same data: skipped; other data: a bad line)."""
+
+    __slots__ = ("kind", "case", "digest")
+
+    def __init__(self, kind: str, case: str, digest: str):
+        self.kind, self.case, self.digest = kind, case, bytes.fromhex(digest[:32])
+
+    def same_as(self, digest: str) -> bool:
+        if self.digest != bytes.fromhex(digest[:32]):
+            raise AlreadyExists("this incident's key was recorded with other data earlier in the file")
+        return True
+
+
+def import_lines(app, lines: Iterable[str] | Callable[[], Iterable[str]], actor: str,
+                 progress: Callable[..., None] | None = None, batch: int = 2000,
+                 after_batch: Callable[[list], None] | None = None) -> ImportResult:
+    """Import JSON Lines: all validated first, then stored in batches of `batch` lines.
+
+    `lines` is a list of lines or a callable that reads them afresh (the file is read twice and
+    never held whole). Each batch is one transaction, handed to `after_batch` as (position,
+    event) pairs once stored. An import killed part-way leaves whole batches; run again, it
+    completes. `progress(done, total, phase)` hears how far validation and storing have got.
+    """
+    read = lines if callable(lines) else (lambda: lines)
+    report = progress or (lambda done, total, phase: None)
+    with paused_gc(), tempfile.TemporaryFile() as spill:
+        total, corrected = _scan(read())
+        problems = _validate(app, read(), actor, corrected, spill, total, report)
+        if problems:
+            raise ImportRejected(sorted(problems))
+        spill.seek(0)
+        return _store(app, spill, actor, batch, total, report, after_batch or (lambda recorded: None))
+
+
+def _scan(lines: Iterable[str]) -> tuple[int, set[UUID]]:
+    """Pass 0: how many lines, and which incidents later lines amend or retract (only those
+    are kept whole while validating)."""
+    total = 0
+    corrected: set[UUID] = set()
+    for line in lines:
+        if not line.strip():
+            continue
+        total += 1
+        if '"incident"' in line:
+            try:
+                data = orjson.loads(line)
+                if data.get("op") in ("amend", "retract") and isinstance(data.get("incident"), str):
+                    ref = data["incident"]
+                    corrected.add(UUID(as_incident_id(ref) or incident_id_for_key(ref)))
+            except (orjson.JSONDecodeError, AttributeError, ValueError):
+                pass  # the validation pass names the bad line
+    return total, corrected
+
+
+def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill: IO[bytes], total: int,
+              report: Callable[..., None]) -> list[tuple[int, str]]:
+    """Pass 1: every line against the ledger and the lines before it; nothing is stored. Valid
+    ops go to the spill file as compact JSON, so the store pass need not validate them again."""
+    unit = app.unit()
+    problems: list[tuple[int, str]] = []
+    identical: Counter[str] = Counter()
+    done = 0
+    for chunk in _chunks(enumerate(lines, start=1), 2000):
+        parsed = []
+        for lineno, line in chunk:
+            if not line.strip():
+                continue
+            try:
+                parsed.append((lineno, with_key(parse_line(line), identical)))
+            except InvalidInput as error:
+                problems.append((lineno, str(error)))
+        unit.know_absent([t for t in (app.target_id(op) for _, op in parsed) if t is not None])
+        for lineno, op in parsed:
+            done += 1
+            report(done, total, "lines validated")
+            try:
+                outcome = app.apply(unit, op, actor)
+            except LedgerError as error:
+                problems.append((lineno, str(error)))
+                continue
+            unit.events.clear()
+            if isinstance(op, m.Record) and not outcome.skipped:
+                incident_id = UUID(outcome.id)
+                if incident_id not in corrected:
+                    unit.loaded.pop(incident_id, None)
+                    unit.settled[incident_id] = Settled(op.kind, op.case, op.digest())
+            spill.write(orjson.dumps([lineno, op.op, op.values()]) + b"\n")
+    return problems
+
+
+def _store(app, spill: IO[bytes], actor: str, size: int, total: int, report: Callable[..., None],
+           after_batch: Callable[[list], None]) -> ImportResult:
+    """Pass 2: the validated ops, batch by batch, each batch one transaction."""
+    result = ImportResult(0, 0, 0)
+    carried: dict = {}  # the sources, entities and cases stored so far: the next batches need them again
+    done = 0
+    for chunk in _chunks(spill, size):
+        ops = [(lineno, m.OPS[name].model_construct(**values))
+               for lineno, name, values in (orjson.loads(raw) for raw in chunk)]
+        attempts = iter(range(10**9))
+        # a retry (another writer stored on the same records) starts from what is stored now
+        unit = app.retrying(lambda: _store_batch(app, ops, actor, carried if next(attempts) == 0 else {}))
+        result.imported += unit.imported
+        result.skipped += unit.skipped
+        done += len(ops)
+        report(done, total, "lines stored")
+        if unit.recorded:
+            result.position = unit.recorded[-1][0]
+            after_batch(unit.recorded)
+        carried = {k: v for k, v in unit.loaded.items() if v is not None and not isinstance(v, Incident)}
+    result.position = result.position or (app.recorder.max_notification_id() or 0)
+    return result
+
+
+def _store_batch(app, ops: list[tuple[int, m.Op]], actor: str, carried: dict) -> Any:
+    unit = app.unit()
+    unit.loaded.update(carried)
+    unit.know_absent([t for t in (app.target_id(op) for _, op in ops) if t is not None])
+    imported = skipped = 0
+    for lineno, op in ops:
+        try:
+            outcome = app.apply(unit, op, actor)
+        except LedgerError as error:
+            raise Refused(f"line {lineno}: {error} (another writer changed the ledger during this import; "
+                          f"the lines before it are stored: run the import again)") from None
+        imported, skipped = imported + (not outcome.skipped), skipped + outcome.skipped
+    app.commit(unit)
+    unit.imported, unit.skipped = imported, skipped
+    return unit
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 @contextmanager
@@ -87,28 +209,3 @@ def paused_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _apply_all(app, ops: list[tuple[int, m.Op]], problems: list[tuple[int, str]], actor: str,
-               progress: Callable[[int, int], None]) -> ImportResult:
-    """Validate every op against the ledger and the lines before it, then store all in one go."""
-    unit = app.unit()
-    targets = [app.target_id(op) for _, op in ops]
-    unit.know_absent([t for t in targets if t is not None])
-    imported = skipped = 0
-    for done, (lineno, op) in enumerate(ops, start=1):
-        progress(done, len(ops))
-        try:
-            outcome = app.apply(unit, op, actor)
-        except LedgerError as error:
-            problems.append((lineno, str(error)))
-            continue
-        if outcome.skipped:
-            skipped += 1
-        else:
-            imported += 1
-    if problems:
-        raise ImportRejected(sorted(problems))
-    positions = app.commit(unit)
-    position = positions[-1] if positions else (app.recorder.max_notification_id() or 0)
-    return ImportResult(imported, skipped, position, unit.recorded)

@@ -91,14 +91,11 @@ class Op(BaseModel):
     op: ClassVar[str]
     key: OptText = None
 
-    @cached_property
-    def _values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in type(self).model_fields}
-
     def values(self, exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
         """The validated field values. They are JSON values already (the validators normalise
-        dates, codes and amounts to str and numbers), so this is model_dump without its cost."""
-        return {name: _copy(value) for name, value in self._values.items() if name not in exclude}
+        dates, codes and amounts to str and numbers), so this is model_dump without its cost.
+        (Not cached: model_copy(update=...) would carry a cache over with the old values.)"""
+        return {name: _copy(getattr(self, name)) for name in type(self).model_fields if name not in exclude}
 
     def data(self) -> dict[str, Any]:
         """The operation's data, as compared to decide same-or-other."""
