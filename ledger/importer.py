@@ -142,11 +142,11 @@ def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill
                 problems.append((lineno, str(error)))
                 continue
             unit.events.clear()
-            if isinstance(op, m.Record) and not outcome.skipped:
-                incident_id = UUID(outcome.id)
-                if incident_id not in corrected:
-                    unit.loaded.pop(incident_id, None)
-                    unit.settled[incident_id] = Settled(op.kind, op.case, op.digest())
+            if isinstance(op, m.Record) and UUID(outcome.id) not in corrected:
+                # let go of the incident; a new one leaves a marker (a stored one can be read again)
+                unit.loaded.pop(UUID(outcome.id), None)
+                if not outcome.skipped:
+                    unit.settled[UUID(outcome.id)] = Settled(op.kind, op.case, op.digest())
             spill.write(orjson.dumps([lineno, op.op, op.values()]) + b"\n")
     return problems
 

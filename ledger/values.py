@@ -82,13 +82,13 @@ def check_currency(value: str) -> str:
     return code
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=32_768)
 def derived_id(kind: str, user_id: str) -> UUID:
     """The aggregate id of a case, entity or source with the given user id."""
     return uuid5(NAMESPACE, f"{kind}:{user_id}")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=8192)  # a key is looked up twice within one import chunk; keep memory flat
 def incident_id_for_key(key: str) -> str:
     return str(uuid5(NAMESPACE, f"incident-key:{key}"))
 
