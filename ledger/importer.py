@@ -19,9 +19,9 @@ from typing import IO, Any
 from uuid import UUID
 
 import orjson
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger import inputs as m
-from ledger.aggregates import Incident
 from ledger.errors import AlreadyExists, ImportRejected, InvalidInput, LedgerError, Refused
 from ledger.values import as_incident_id, incident_id_for_key
 
@@ -117,8 +117,9 @@ def _scan(lines: Iterable[str]) -> tuple[int, set[UUID]]:
 
 def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill: IO[bytes], total: int,
               report: Callable[..., None]) -> list[tuple[int, str]]:
-    """Pass 1: every line against the ledger and the lines before it; nothing is stored. Valid
-    ops go to the spill file as compact JSON, so the store pass need not validate them again."""
+    """Pass 1: every line against the ledger and the lines before it; nothing is stored. Each
+    valid op goes to the spill file as compact JSON with the events it makes, already encoded,
+    so that the store pass has only to insert them."""
     unit = app.unit()
     problems: list[tuple[int, str]] = []
     identical: Counter[str] = Counter()
@@ -141,54 +142,67 @@ def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill
             except LedgerError as error:
                 problems.append((lineno, str(error)))
                 continue
+            events = [_encoded(app.mapper.to_stored_event(e)) for e in unit.events]
             unit.events.clear()
             if isinstance(op, m.Record) and UUID(outcome.id) not in corrected:
                 # let go of the incident; a new one leaves a marker (a stored one can be read again)
                 unit.loaded.pop(UUID(outcome.id), None)
                 if not outcome.skipped:
                     unit.settled[UUID(outcome.id)] = Settled(op.kind, op.case, op.digest())
-            spill.write(orjson.dumps([lineno, op.op, op.values()]) + b"\n")
+            if not problems:  # once a line is bad nothing will be stored: stop spilling
+                spill.write(orjson.dumps([lineno, op.op, op.values(), outcome.skipped, events]) + b"\n")
     return problems
+
+
+def _encoded(stored: StoredEvent) -> list:
+    return [_hex(stored.originator_id), stored.originator_version, stored.topic, stored.state.decode()]
+
+
+def _hex(originator_id: UUID | str) -> str:
+    return originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
 
 
 def _store(app, spill: IO[bytes], actor: str, size: int, total: int, report: Callable[..., None],
            after_batch: Callable[[list], None]) -> ImportResult:
-    """Pass 2: the validated ops, batch by batch, each batch one transaction."""
+    """Pass 2: the events pass 1 made, batch by batch, each batch one transaction (the recorder
+    seals them into the chain as it inserts them)."""
     result = ImportResult(0, 0, 0)
-    carried: dict = {}  # the sources, entities and cases stored so far: the next batches need them again
     done = 0
     for chunk in _chunks(spill, size):
-        ops = [(lineno, m.OPS[name].model_construct(**values))
-               for lineno, name, values in (orjson.loads(raw) for raw in chunk)]
-        attempts = iter(range(10**9))
-        # a retry (another writer stored on the same records) starts from what is stored now
-        unit = app.retrying(lambda: _store_batch(app, ops, actor, carried if next(attempts) == 0 else {}))
-        result.imported += unit.imported
-        result.skipped += unit.skipped
-        done += len(ops)
+        lines = [orjson.loads(raw) for raw in chunk]
+        stored = [StoredEvent(UUID(e[0]), e[1], e[2], e[3].encode()) for line in lines for e in line[4]]
+        try:
+            positions = app.recorder.insert_events(stored) if stored else []
+            recorded = [(p, app.mapper.to_domain_event(s)) for p, s in zip(positions or [], stored, strict=True)]
+            skipped = sum(1 for line in lines if line[3])
+        except IntegrityError:
+            # another writer stored on the same records since pass 1: this batch is checked
+            # again against what is stored now (a repeated line then becomes a no-op)
+            ops = [(line[0], m.OPS[line[1]].model_construct(**line[2])) for line in lines]
+            unit = app.retrying(lambda: _store_batch(app, ops, actor))
+            recorded, skipped = unit.recorded, unit.skipped
+        result.skipped += skipped
+        result.imported += len(lines) - skipped
+        done += len(lines)
         report(done, total, "lines stored")
-        if unit.recorded:
-            result.position = unit.recorded[-1][0]
-            after_batch(unit.recorded)
-        carried = {k: v for k, v in unit.loaded.items() if v is not None and not isinstance(v, Incident)}
+        if recorded:
+            result.position = recorded[-1][0]
+            after_batch(recorded)
     result.position = result.position or (app.recorder.max_notification_id() or 0)
     return result
 
 
-def _store_batch(app, ops: list[tuple[int, m.Op]], actor: str, carried: dict) -> Any:
+def _store_batch(app, ops: list[tuple[int, m.Op]], actor: str) -> Any:
     unit = app.unit()
-    unit.loaded.update(carried)
     unit.know_absent([t for t in (app.target_id(op) for _, op in ops) if t is not None])
-    imported = skipped = 0
     for lineno, op in ops:
         try:
             outcome = app.apply(unit, op, actor)
         except LedgerError as error:
             raise Refused(f"line {lineno}: {error} (another writer changed the ledger during this import; "
                           f"the lines before it are stored: run the import again)") from None
-        imported, skipped = imported + (not outcome.skipped), skipped + outcome.skipped
+        unit.skipped += outcome.skipped
     app.commit(unit)
-    unit.imported, unit.skipped = imported, skipped
     return unit
 
 
