@@ -126,7 +126,7 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
 
     @cli.command("import")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-    @click.option("--batch", default=2000, show_default=True, type=click.IntRange(1),
+    @click.option("--batch", default=5000, show_default=True, type=click.IntRange(1),
                   help="Lines stored per transaction once the whole file is validated.")
     @json_option
     def import_(file: str, batch: int, as_json: bool) -> None:

@@ -75,7 +75,7 @@ class Settled:
 
 
 def import_lines(app, lines: Iterable[str] | Callable[[], Iterable[str]], actor: str,
-                 progress: Callable[..., None] | None = None, batch: int = 2000,
+                 progress: Callable[..., None] | None = None, batch: int = 5000,
                  after_batch: Callable[[list], None] | None = None) -> ImportResult:
     """Import JSON Lines: all validated first, then stored in batches of `batch` lines.
 
@@ -144,11 +144,11 @@ def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill
                 continue
             events = [_encoded(app.mapper.to_stored_event(e)) for e in unit.events]
             unit.events.clear()
-            if isinstance(op, m.Record) and UUID(outcome.id) not in corrected:
+            if isinstance(op, m.Record) and (incident_id := UUID(outcome.id)) not in corrected:
                 # let go of the incident; a new one leaves a marker (a stored one can be read again)
-                unit.loaded.pop(UUID(outcome.id), None)
+                unit.loaded.pop(incident_id, None)
                 if not outcome.skipped:
-                    unit.settled[UUID(outcome.id)] = Settled(op.kind, op.case, op.digest())
+                    unit.settled[incident_id] = Settled(op.kind, op.case, op.digest())
             if not problems:  # once a line is bad nothing will be stored: stop spilling
                 spill.write(orjson.dumps([lineno, op.op, op.values(), outcome.skipped, events]) + b"\n")
     return problems

@@ -72,11 +72,8 @@ def _identifiers(value: Any) -> Any:
 
 
 def _copy(value: Any) -> Any:
-    if isinstance(value, list):
-        return list(value)
-    if isinstance(value, dict):
-        return dict(value)
-    return value
+    kind = type(value)
+    return list(value) if kind is list else dict(value) if kind is dict else value
 
 
 def canonical_digest(op: str, data: dict[str, Any]) -> str:
@@ -95,13 +92,20 @@ class Op(BaseModel):
         """The validated field values. They are JSON values already (the validators normalise
         dates, codes and amounts to str and numbers), so this is model_dump without its cost.
         (Not cached: model_copy(update=...) would carry a cache over with the old values.)"""
-        return {name: _copy(getattr(self, name)) for name in type(self).model_fields if name not in exclude}
+        fields = type(self).model_fields
+        return {name: _copy(value) for name, value in self.__dict__.items() if name in fields and name not in exclude}
 
     def data(self) -> dict[str, Any]:
         """The operation's data, as compared to decide same-or-other."""
         return self.values({"key"})
 
     def digest(self) -> str:
+        return self._digest
+
+    @cached_property
+    def _digest(self) -> str:
+        # cached: data() leaves out `key` (and a record's `id`), the only fields an import's
+        # model_copy(update=...) sets, so a copy carrying this cache carries the right digest
         return canonical_digest(self.op, self.data())
 
 

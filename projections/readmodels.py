@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from projections.projector import Projector
 
 PAGE = 1000
-REPLAY_PAGE = 5000  # the fresh tables are not live yet: fewer, larger transactions
+REPLAY_PAGE = 5000
+RECORDED_PAGE = 10_000  # events this process just stored (an import batch): one transaction  # the fresh tables are not live yet: fewer, larger transactions
 PROJECTION_LOCK = 0x1ED6E402  # a PostgreSQL advisory lock of the ledger's own
 
 
@@ -149,8 +150,8 @@ class ReadModels:
         from projections.projector import Projector
 
         applied = 0
-        for start in range(0, len(recorded), PAGE):
-            page = recorded[start:start + PAGE]
+        for start in range(0, len(recorded), RECORDED_PAGE):
+            page = recorded[start:start + RECORDED_PAGE]
             with self.writing() as conn:
                 generation, position = self._state(conn, lock=True)
                 if page[0][0] <= position:
