@@ -50,7 +50,7 @@ class Unit:
         self.events: list[Any] = []
         self.recorded: list[tuple[int, Any]] = []
         self.settled: dict[UUID, Any] = {}  # incidents an import validated and let go (importer.Settled)
-        self.imported = self.skipped = 0
+        self.skipped = 0  # lines an import found already stored
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
         if aggregate_id not in self.loaded:
