@@ -14,7 +14,6 @@ recorded.
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -289,14 +288,8 @@ class Incident(Keyed):
         self._remember(op_key, digest)
 
 
-AGGREGATE_KINDS: dict[type[Aggregate], str] = {Source: "source", Entity: "entity", Case: "case", Incident: "incident"}
-
-
 def stream_kind(topic: str) -> str:
     """'case', 'entity', 'source' or 'incident' from a stored event's topic."""
     qualname = topic.split(":", 1)[-1]
     return qualname.split(".", 1)[0].lower()
 
-
-def is_uuid(value: Any) -> bool:
-    return isinstance(value, UUID)

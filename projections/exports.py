@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from ledger.codes import EVENT_CODES
 from ledger.inputs import RECORDS
-from projections.queries import incident, timeline
+from projections.queries import timeline
 
 ROLE_COLUMNS = list(dict.fromkeys(role for model in RECORDS.values() for role in model.roles))
 CSV_COLUMNS = ["id", "key", "case", "kind", "on", "precision", "status", "place", "country", "note", "value",

@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 LEDGER = [sys.executable, "-m", "commands.cli"]
 ROOT = Path(__file__).resolve().parent.parent

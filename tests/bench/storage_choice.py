@@ -63,7 +63,7 @@ def main() -> int:
     load = work / "load.jsonl"
     subprocess.run([sys.executable, str(GENLOAD), str(n), str(load)], check=True, capture_output=True)
     print(f"{sum(1 for _ in load.open())} import lines ({n} incidents)")
-    print(f"{"storage":52} {'import s':>9} {'lines/s':>9} {'cold start s':>13}")
+    print(f"{'storage':52} {'import s':>9} {'lines/s':>9} {'cold start s':>13}")
     for name, env_for in CONFIGS.items():
         db = str(work / f"{abs(hash(name))}.db")
         env = [f"{k}={v}" for k, v in env_for(db).items()]
