@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from ledger.codes import EVENT_CODES
 from ledger.values import is_country_ref
-from projections.queries import survivors_of, timeline
+from projections.queries import merged_from, survivors_of, timeline
 
 SCHEMA = {"person": "Person", "organization": "Organization", "vehicle": "Vehicle", "vessel": "Vessel",
           "goods": "Asset", "place": "Address"}
@@ -70,8 +70,9 @@ def ftm_entities(conn: Connection, t: Any, case: str | None = None) -> Iterator[
                              f"information credibility {row.credibility or 'not given'})")
         yield doc.to_dict()
 
-    rows = {r.id: r for r in conn.execute(select(t.entities).where(
-        t.entities.c.id.in_(set(survivors.values()) | _merged_into_these(conn, t, set(survivors.values())))))}
+    absorbed = {s: merged_from(conn, t, s) for s in set(survivors.values())}
+    wanted = set(absorbed) | {d for dups in absorbed.values() for d in dups}
+    rows = {r.id: r for r in conn.execute(select(t.entities).where(t.entities.c.id.in_(wanted)))}
     for row in rows.values():
         if row.merged_into:
             continue
@@ -88,7 +89,7 @@ def ftm_entities(conn: Connection, t: Any, case: str | None = None) -> Iterator[
                 thing.add(prop, value)
             else:
                 thing.add("notes", f"identifier {scheme}={value}")
-        for dup in (r for r in rows.values() if r.merged_into and _final(r.id, rows) == row.id):
+        for dup in (rows[d] for d in absorbed.get(row.id, []) if d in rows):
             thing.add("alias", dup.name)
             thing.add("notes", f"merged from ledger entity {dup.id}: {dup.merge_reason}")
         yield thing.to_dict()
@@ -145,21 +146,3 @@ def _event(model: Any, inc: dict[str, Any], survivors: dict[str, str], legal: se
     yield case.to_dict()
     yield from links
 
-
-def _merged_into_these(conn: Connection, t: Any, survivors: set[str]) -> set[str]:
-    """Every entity merged (directly or not) into one of `survivors`."""
-    found: set[str] = set()
-    frontier = set(survivors)
-    while frontier:
-        frontier = set(conn.execute(select(t.entities.c.id).where(t.entities.c.merged_into.in_(frontier))).scalars())
-        frontier -= found | survivors
-        found |= frontier
-    return found
-
-
-def _final(entity_id: str, rows: dict[str, Any]) -> str:
-    seen = {entity_id}
-    while rows.get(entity_id) is not None and rows[entity_id].merged_into and rows[entity_id].merged_into not in seen:
-        entity_id = rows[entity_id].merged_into
-        seen.add(entity_id)
-    return entity_id

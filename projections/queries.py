@@ -178,10 +178,10 @@ def entity_show(conn: Any, t: Any, entity_id: str) -> dict[str, Any]:
         row = db.one(f"SELECT * FROM {db.t('entities')} WHERE id = :id", id=survivor)
         if row is None:
             raise NotFound(f"no entity {entity_id}")
-        merged_from = _merged_from(db, survivor)
+        duplicates = merged_from(db, t, survivor)
         out = {"id": row["id"], "kind": row["kind"], "name": row["name"], "aliases": json.loads(row["aliases"]),
-               "identifiers": json.loads(row["identifiers"]), "country": row["country"], "merged_from": merged_from}
-        group = [survivor, *merged_from]
+               "identifiers": json.loads(row["identifiers"]), "country": row["country"], "merged_from": duplicates}
+        group = [survivor, *duplicates]
     rows = db.rows(f"SELECT i.id, i.kind, i.case_id, r.role, i.on_date, i.precision, i.status "
                    f"FROM {db.t('incidents')} i JOIN {db.t('incident_roles')} r ON r.incident_id = i.id "
                    f"WHERE r.entity_id IN (:group) ORDER BY i.on_start, i.precision_rank, i.position, r.role",
@@ -199,7 +199,9 @@ def entity_show(conn: Any, t: Any, entity_id: str) -> dict[str, Any]:
     return out
 
 
-def _merged_from(db: Db, survivor: str) -> list[str]:
+def merged_from(conn: Any, t: Any, survivor: str) -> list[str]:
+    """Every entity merged (directly or not) into `survivor`."""
+    db = _db(conn, t)
     found: list[str] = []
     frontier = [survivor]
     while frontier:
@@ -224,7 +226,7 @@ def timeline(conn: Any, t: Any, case: str | None = None, entity: str | None = No
             survivor = survivors_of(db, t, {entity})[entity]
             if db.one(f"SELECT id FROM {db.t('entities')} WHERE id = :id", id=survivor) is None:
                 raise NotFound(f"no entity {entity}")
-            group = [survivor, *_merged_from(db, survivor)]
+            group = [survivor, *merged_from(db, t, survivor)]
         where.append(f"id IN (SELECT incident_id FROM {db.t('incident_roles')} WHERE entity_id IN (:group))")
         params["group"] = group
     if not include_retracted:
