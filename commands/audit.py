@@ -50,12 +50,12 @@ def attach(cli: click.Group) -> None:
         from commands.output import Progress
 
         ctx = click.get_current_context().obj
-        read_models = ctx.read_models()
-        from ledger.importer import paused_gc
+        read_models = ctx.read_models(catch_up=False)  # a replay rebuilds them whole anyway
+        from ledger.bulk import paused_gc
 
         progress = Progress("replay", "events")
         with paused_gc():
-            replayed, position = read_models.replay(ctx.app(), progress)
+            replayed, position = read_models.replay(progress)
         progress.close()
         if as_json:
             emit({"replayed": replayed, "position": position}, True)
@@ -98,8 +98,8 @@ def attach(cli: click.Group) -> None:
         from commands.report import render
         from projections.report import report_data
 
-        with ctx.read_models().reading() as (conn, t, position):
-            click.echo(render(report_data(conn, t, position, "chiba-lexus", ctx.app(), "md"), "md"), nl=False)
+        with ctx.read_models().reading() as (db, position):
+            click.echo(render(report_data(db, position, "chiba-lexus", ctx.app(), "md"), "md"), nl=False)
 
 
 def _show_history(rows: list[dict[str, Any]]) -> None:

@@ -20,7 +20,7 @@ class Context:
             self._app = open_ledger(self.settings, create=create)
         return self._app
 
-    def read_models(self, as_of: str | None = None, recorded: list | None = None) -> Any:
+    def read_models(self, as_of: str | None = None, recorded: list | None = None, catch_up: bool = True) -> Any:
         """The read models, caught up with the ledger (every read calls this first); with
         `as_of`, a throw-away copy built from the events up to that point."""
         if as_of is not None:
@@ -35,7 +35,8 @@ class Context:
             from projections.readmodels import ReadModels
 
             self._read_models = ReadModels(self.settings)
-        self._read_models.catch_up(self.app, recorded=recorded)
+        if catch_up:
+            self._read_models.catch_up(recorded=recorded)
         return self._read_models
 
     def light_read(self) -> Any:

@@ -46,23 +46,23 @@ def attach(cli: click.Group) -> None:
             write_out((json.dumps(op, ensure_ascii=False) + "\n" for op in ops), output)
             return
         read_models = ctx.read_models()
-        with read_models.reading() as (conn, t, _position):
+        with read_models.reading() as (db, _position):
             if case_id is not None:
                 from projections.queries import case_show
 
-                case_show(conn, t, case_id)  # refuses an unknown case
+                case_show(db, case_id)  # refuses an unknown case
             if fmt == "csv":
                 from projections.exports import CSV_COLUMNS, csv_rows
 
                 buffer = io.StringIO()
                 writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
                 writer.writeheader()
-                writer.writerows(csv_rows(conn, t, case_id))
+                writer.writerows(csv_rows(db, case_id))
                 chunks = [buffer.getvalue()]
             else:
                 from projections.ftm import ftm_entities
 
-                chunks = [json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in ftm_entities(conn, t, case_id)]
+                chunks = [json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in ftm_entities(db, case_id)]
         write_out(chunks, output)
 
 
@@ -79,6 +79,6 @@ def attach_report(cli: click.Group) -> None:
 
         ctx = click.get_current_context().obj
         read_models = ctx.read_models(as_of)
-        with read_models.reading() as (conn, t, position):
-            data = report_data(conn, t, position, case_id, ctx.app(), fmt)
+        with read_models.reading() as (db, position):
+            data = report_data(db, position, case_id, ctx.app(), fmt)
         write_out([render(data, fmt)], output)

@@ -17,13 +17,13 @@ def _query(name: str, *args: Any, as_of: str | None = None, **kwargs: Any) -> An
     light = ctx.light_read() if as_of is None else None
     if light is not None:
         try:
-            result = getattr(queries, name)(queries.Db(light.conn, light.generation), None, *args, **kwargs)
+            result = getattr(queries, name)(queries.Db(light.conn, light.generation), *args, **kwargs)
         finally:
             light.close()
         position = light.position
     else:
-        with ctx.read_models(as_of).reading() as (conn, tables, position):
-            result = getattr(queries, name)(conn, tables, *args, **kwargs)
+        with ctx.read_models(as_of).reading() as (db, position):
+            result = getattr(queries, name)(db, *args, **kwargs)
     if isinstance(result, dict):
         result["position"] = position
     return result

@@ -48,7 +48,7 @@ class Unit:
         self.app = app
         self.loaded: dict[UUID, Aggregate | None] = {}
         self.events: list[Any] = []
-        self.recorded: list[tuple[int, Any]] = []
+        self.recorded: list[tuple[int, str, str, bytes]] = []
         self.settled: dict[UUID, Any] = {}  # incidents an import validated and let go (importer.Settled)
         self.skipped = 0  # lines an import found already stored
 
@@ -104,7 +104,8 @@ class Ledger(Application):
 
     def commit(self, unit: Unit) -> list[int]:
         """Store the unit's events in one transaction; their positions, in order. The unit keeps
-        (position, event) pairs in `recorded`, for a projection that wants them without a read."""
+        them as stored, (position, stream, topic, state) rows, in `recorded`, for a projection that
+        wants them without a read."""
         if not unit.events:
             return []
         # The event store itself: Application.save would only wrap these events in a processing
@@ -112,8 +113,9 @@ class Ledger(Application):
         # notifications this application does not use.
         recordings = self.events.put(unit.events)
         unit.events = []
-        unit.recorded = [(r.notification.id, r.domain_event) for r in recordings]
-        return [position for position, _ in unit.recorded]
+        unit.recorded = [(n.id, UUID(str(n.originator_id)).hex, n.topic, n.state)
+                         for n in (r.notification for r in recordings)]
+        return [position for position, *_ in unit.recorded]
 
     def apply(self, unit: Unit, op: m.Op, actor: str) -> Outcome:
         if op.key is None and type(op) not in self.ADDS and not isinstance(op, m.Record):

@@ -7,12 +7,10 @@ whose key is already recorded with the same data is skipped; with other data it 
 
 from __future__ import annotations
 
-import gc
 import json
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from typing import IO, Any
@@ -22,6 +20,7 @@ import orjson
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger import inputs as m
+from ledger.bulk import paused_gc
 from ledger.errors import AlreadyExists, ImportRejected, InvalidInput, LedgerError, Refused
 from ledger.values import as_incident_id, incident_id_for_key
 
@@ -80,8 +79,8 @@ def import_lines(app, lines: Iterable[str] | Callable[[], Iterable[str]], actor:
     """Import JSON Lines: all validated first, then stored in batches of `batch` lines.
 
     `lines` is a list of lines or a callable that reads them afresh (the file is read twice and
-    never held whole). Each batch is one transaction, handed to `after_batch` as (position,
-    event) pairs once stored. An import killed part-way leaves whole batches; run again, it
+    never held whole). Each batch is one transaction, handed to `after_batch` once stored as
+    (position, stream, topic, state) rows. An import killed part-way leaves whole batches; run again, it
     completes. `progress(done, total, phase)` hears how far validation and storing have got.
     """
     read = lines if callable(lines) else (lambda: lines)
@@ -173,7 +172,8 @@ def _store(app, spill: IO[bytes], actor: str, size: int, total: int, report: Cal
         stored = [StoredEvent(UUID(e[0]), e[1], e[2], e[3].encode()) for line in lines for e in line[4]]
         try:
             positions = app.recorder.insert_events(stored) if stored else []
-            recorded = [(p, app.mapper.to_domain_event(s)) for p, s in zip(positions or [], stored, strict=True)]
+            recorded = [(p, e[0], e[2], e[3]) for p, e in
+                        zip(positions or [], (e for line in lines for e in line[4]), strict=True)]
             skipped = sum(1 for line in lines if line[3])
         except IntegrityError:
             # another writer stored on the same records since pass 1: this batch is checked
@@ -210,16 +210,3 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection while a bulk operation allocates its many live objects
-    (they all live until it ends anyway); reference counting still frees the rest."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

@@ -19,6 +19,7 @@ from ledger.codes import EVENT_CODES
 from ledger.errors import InvalidInput
 from ledger.values import (
     ENTITY_KINDS,
+    INCIDENT_ROLES,
     RELIABILITY,
     as_incident_id,
     check_country,
@@ -219,14 +220,14 @@ class Record(Op):
 
 class RecordRaid(Record):
     op, kind = "record.raid", "raid"
-    roles = {"authority": "authority", "target": "target"}
+    roles = INCIDENT_ROLES["raid"]
     authority: EntityRef
     target: EntityRef
 
 
 class RecordSeizure(Record):
     op, kind = "record.seizure", "seizure"
-    roles = {"item": "item", "authority": "authority", "holder": "holder"}
+    roles = INCIDENT_ROLES["seizure"]
     item: EntityRef
     authority: EntityRef | None = None
     holder: EntityRef | None = None
@@ -242,14 +243,14 @@ class RecordSeizure(Record):
 
 class RecordQuestioning(Record):
     op, kind = "record.questioning", "questioning"
-    roles = {"subject": "subjects", "authority": "authority"}
+    roles = INCIDENT_ROLES["questioning"]
     subjects: Annotated[list[EntityRef], Field(min_length=1)]
     authority: EntityRef | None = None
 
 
 class RecordRecall(Record):
     op, kind = "record.recall", "recall"
-    roles = {"envoy": "envoy", "sending_state": "sending_state", "post": "post"}
+    roles = INCIDENT_ROLES["recall"]
     envoy: EntityRef
     sending_state: Country
     post: Country
@@ -258,7 +259,7 @@ class RecordRecall(Record):
 
 class RecordExpulsion(Record):
     op, kind = "record.expulsion", "expulsion"
-    roles = {"person": "persons", "expelling_state": "expelling_state"}
+    roles = INCIDENT_ROLES["expulsion"]
     persons: Annotated[list[EntityRef], Field(min_length=1)]
     expelling_state: Country
     reason: OptText = None
@@ -266,7 +267,7 @@ class RecordExpulsion(Record):
 
 class RecordProbe(Record):
     op, kind = "record.probe", "probe"
-    roles = {"authority": "authority", "subject": "subjects"}
+    roles = INCIDENT_ROLES["probe"]
     authority: EntityRef
     subjects: Annotated[list[EntityRef], Field(min_length=1)]
 

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from ledger.codes import EVENT_CODES
-from ledger.inputs import RECORDS
-from projections.queries import timeline
+from ledger.values import INCIDENT_ROLES
+from projections.queries import Db, timeline
 
-ROLE_COLUMNS = list(dict.fromkeys(role for model in RECORDS.values() for role in model.roles))
+ROLE_COLUMNS = list(dict.fromkeys(role for roles in INCIDENT_ROLES.values() for role in roles))
 CSV_COLUMNS = ["id", "key", "case", "kind", "on", "precision", "status", "place", "country", "note", "value",
                "currency", "reason", *ROLE_COLUMNS, "sources", "cameo", "plover", "plover_mode",
                "recorded_at", "recorded_by"]
 
 
-def csv_rows(conn: Connection, t: Any, case: str | None = None) -> list[dict[str, Any]]:
+def csv_rows(db: Db, case: str | None = None) -> list[dict[str, Any]]:
     """One row per incident (retracted ones too, with their status), roles flattened to columns."""
     rows = []
-    for inc in timeline(conn, t, case=case, include_retracted=True):
+    for inc in timeline(db, case=case, include_retracted=True):
         row = {c: inc.get(c) for c in CSV_COLUMNS}
         for role in ROLE_COLUMNS:
             row[role] = ";".join(inc["roles"].get(role, []))

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
 
 from ledger.codes import EVENT_CODES
 from ledger.values import is_country_ref
-from projections.queries import merged_from, survivors_of, timeline
+from projections.queries import Db, merged_from, survivors_of, timeline
 
 SCHEMA = {"person": "Person", "organization": "Organization", "vehicle": "Vehicle", "vessel": "Vessel",
           "goods": "Asset", "place": "Address"}
@@ -34,19 +33,24 @@ IDENTIFIER_PROPS = {"imo": "imoNumber", "mmsi": "mmsi", "callsign": "callSign", 
 PREFIX = "ledger"
 
 
+def _row(row: dict[str, Any]) -> SimpleNamespace:
+    return SimpleNamespace(**row)
+
+
 def _id(kind: str, ident: str) -> str:
     return f"{PREFIX}-{kind}-{ident}"
 
 
-def ftm_entities(conn: Connection, t: Any, case: str | None = None) -> Iterator[dict[str, Any]]:
+def ftm_entities(db: Db, case: str | None = None) -> Iterator[dict[str, Any]]:
     from followthemoney import model
 
-    incidents = timeline(conn, t, case=case)  # retracted ones left out: FtM holds the current view
+    incidents = timeline(db, case=case)  # retracted ones left out: FtM holds the current view
     needed_sources = {s for inc in incidents for s in inc["sources"]}
     needed_entities = {r for inc in incidents for refs in inc["roles"].values() for r in refs if not is_country_ref(r)}
-    survivors = survivors_of(conn, t, needed_entities)
-    cases = select(t.cases) if case is None else select(t.cases).where(t.cases.c.id == case)
-    for row in conn.execute(cases):
+    survivors = survivors_of(db, needed_entities)
+    cases = db.rows(f"SELECT * FROM {db.t('cases')}" + ("" if case is None else " WHERE id = :id") + " ORDER BY id",
+                    **({} if case is None else {"id": case}))
+    for row in map(_row, cases):
         project = model.make_entity("Project")
         project.id = _id("case", row.id)
         project.add("name", row.title)
@@ -57,7 +61,7 @@ def ftm_entities(conn: Connection, t: Any, case: str | None = None) -> Iterator[
         project.add("program", row.regime)
         yield project.to_dict()
 
-    for row in conn.execute(select(t.sources).where(t.sources.c.id.in_(needed_sources))):
+    for row in map(_row, db.rows(f"SELECT * FROM {db.t('sources')} WHERE id IN (:ids) ORDER BY id", ids=sorted(needed_sources))):
         doc = model.make_entity("Document")
         doc.id = _id("source", row.id)
         doc.add("title", row.title)
@@ -70,9 +74,10 @@ def ftm_entities(conn: Connection, t: Any, case: str | None = None) -> Iterator[
                              f"information credibility {row.credibility or 'not given'})")
         yield doc.to_dict()
 
-    absorbed = {s: merged_from(conn, t, s) for s in set(survivors.values())}
+    absorbed = {s: merged_from(db, s) for s in set(survivors.values())}
     wanted = set(absorbed) | {d for dups in absorbed.values() for d in dups}
-    rows = {r.id: r for r in conn.execute(select(t.entities).where(t.entities.c.id.in_(wanted)))}
+    rows = {r.id: r for r in map(_row, db.rows(f"SELECT * FROM {db.t('entities')} WHERE id IN (:ids) ORDER BY id",
+                                                ids=sorted(wanted)))}
     for row in rows.values():
         if row.merged_into:
             continue

@@ -1,5 +1,5 @@
 """The light read path: when the read models are up to date with the log, a read needs neither
-SQLAlchemy nor eventsourcing, only a bare connection (sqlite3, read-only; or psycopg). Start-up is
+eventsourcing nor the domain model, only a bare connection (sqlite3, read-only; or psycopg). Start-up is
 most of a CLI read's time, so this is what keeps `case show` fast on any size of ledger.
 
 `open_light` answers None whenever the read models are missing or behind, and the caller takes
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.settings import Settings
+from projections.database import connect
 
 STATE = "SELECT generation, position FROM ledger_projection WHERE name = 'read_models'"
 
@@ -30,7 +31,7 @@ class LightRead:
 
 
 def open_light(settings: Settings) -> LightRead | None:
-    conn = _connect(settings)
+    conn = connect(settings, read_only=True)
     try:
         cursor = conn.cursor()
         if settings.backend == "sqlite":
@@ -52,17 +53,3 @@ def open_light(settings: Settings) -> LightRead | None:
         conn.close()
         return None
     return LightRead(conn, state[0], state[1])
-
-
-def _connect(settings: Settings) -> Any:
-    if settings.backend == "sqlite":
-        import sqlite3
-
-        conn = sqlite3.connect(f"file:{settings.sqlite_path}?mode=ro", uri=True, timeout=30)
-        conn.isolation_level = None
-        return conn
-    import psycopg
-
-    pg = settings.postgres
-    return psycopg.connect(dbname=pg["dbname"], host=pg["host"], port=pg["port"], user=pg["user"],
-                           password=pg["password"] or None)

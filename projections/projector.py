@@ -2,193 +2,219 @@
 
 The projector is a pure function of the log: the same events in the same order give the same
 tables, which is what lets `replay` rebuild them and the property tests compare the two ways.
+
+It reads the events as they are stored, a topic and a JSON state, and never builds the domain's
+event objects; and it writes through the bare DB-API connection, new rows buffered and sent with
+one `executemany` per table. A replay of the whole log is then bound by the database, not by
+object building, and needs neither the domain model nor pydantic. The topics are the aggregates'
+event classes (`ledger.aggregates`), fixed once events are stored; a test holds the two together.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import orjson
-from collections.abc import Callable
-from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.engine import Connection
+from ledger.values import INCIDENT_ROLES, PRECISIONS, range_start
 
-from ledger.aggregates import Case, Entity, Incident, Source
-from ledger.inputs import RECORDS
-from ledger.values import range_start, PRECISIONS
+TOPIC = "ledger.aggregates:"
+
+
+class Stored(NamedTuple):
+    """One stored event as the projector takes it: its position, stream (hex), topic and state."""
+
+    position: int
+    stream: str
+    topic: str
+    state: bytes | str | dict
+
+
+# the columns each new row is written with, in the order the handlers build them
+COLUMNS = {
+    "streams": ("stream", "kind", "ref"),
+    "sources": ("id", "publisher", "title", "url", "published", "reliability", "credibility", "position"),
+    "entities": ("id", "kind", "name", "country", "aliases", "identifiers", "position"),
+    "cases": ("id", "title", "status", "jurisdiction", "regime", "summary", "recorded_at", "recorded_by",
+              "position"),
+    "case_status": ("case_id", "position", "status", "previous", "reason", "recorded_at", "recorded_by"),
+    "incidents": ("id", "case_id", "kind", "key", "status", "recorded_at", "recorded_by", "position",
+                  "on_date", "precision", "on_start", "precision_rank", "place", "country", "note", "value",
+                  "currency", "reason", "sources", "roles"),
+    "incident_roles": ("incident_id", "role", "entity_id", "case_id"),
+}
+# an incident's columns that come from its fields (what an amendment rewrites)
+FIELD_COLUMNS = COLUMNS["incidents"][8:]
 
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _when(event: Any) -> str:
-    return event.timestamp.isoformat()
+def _when(state: dict[str, Any]) -> str:
+    """The event's recording time as ISO 8601 text (orjson wrote it so; the library's own
+    transcoder wrapped it as {"_type_": "datetime_iso", "_data_": ...})."""
+    stamp = state["timestamp"]
+    if isinstance(stamp, dict):
+        stamp = stamp["_data_"]
+    return stamp.isoformat() if isinstance(stamp, datetime) else stamp
+
+
+def incident_id(stream: str) -> str:
+    """An incident's id, the UUID of its stream in its usual dashed form."""
+    s = stream
+    return f"{s[:8]}-{s[8:12]}-{s[12:16]}-{s[16:20]}-{s[20:]}"
 
 
 class Projector:
-    def __init__(self, tables: Any):
-        self.t = tables
-        self.refs: dict[Any, str] = {}
-        self.pending: dict[Any, list[dict[str, Any]]] = {}
-        self.compiled: dict[tuple[str, str], tuple[str, list[str]]] = {}
-        self.handlers: dict[type, Callable[[Connection, Any, int], None]] = {
-            Source.Added: self._source_added,
-            Entity.Added: self._entity_added,
-            Entity.AliasAdded: self._alias_added,
-            Entity.MergedInto: self._merged_into,
-            Entity.Absorbed: lambda *_: None,
-            Case.Opened: self._case_opened,
-            Case.StatusChanged: self._status_changed,
-            Incident.Recorded: self._incident_recorded,
-            Incident.Amended: self._incident_amended,
-            Incident.Retracted: self._incident_retracted,
+    def __init__(self, generation: int, paramstyle: str = "qmark"):
+        self.generation = generation
+        self.mark = "?" if paramstyle == "qmark" else "%s"
+        self.refs: dict[str, str] = {}
+        self.pending: dict[str, list[tuple]] = {name: [] for name in COLUMNS}
+        self.inserts = {name: f"INSERT INTO {self.t(name)} ({', '.join(cols)}) VALUES "
+                              f"({', '.join([self.mark] * len(cols))})" for name, cols in COLUMNS.items()}
+        self.handlers: dict[str, Callable[[Any, int, str, dict[str, Any]], None]] = {
+            TOPIC + "Source.Added": self._source_added,
+            TOPIC + "Entity.Added": self._entity_added,
+            TOPIC + "Entity.AliasAdded": self._alias_added,
+            TOPIC + "Entity.MergedInto": self._merged_into,
+            TOPIC + "Entity.Absorbed": lambda *_: None,
+            TOPIC + "Case.Opened": self._case_opened,
+            TOPIC + "Case.StatusChanged": self._status_changed,
+            TOPIC + "Incident.Recorded": self._incident_recorded,
+            TOPIC + "Incident.Amended": self._incident_amended,
+            TOPIC + "Incident.Retracted": self._incident_retracted,
         }
 
-    def apply(self, conn: Connection, event: Any, position: int) -> None:
-        """Apply one event. New rows are buffered: call `flush` before the transaction ends."""
-        handler = self.handlers.get(type(event))
+    def t(self, name: str) -> str:
+        return f"rm{self.generation}_{name}"
+
+    def apply(self, conn: Any, event: Stored | tuple) -> None:
+        """Apply one stored event on a DB-API connection. New rows are buffered: call `flush`
+        before the transaction ends."""
+        position, stream, topic, state = event
+        handler = self.handlers.get(topic)
         if handler is None:
-            raise LookupError(f"no projection for event {type(event).__qualname__} at position {position}")
-        handler(conn, event, position)
+            raise LookupError(f"no projection for event {topic} at position {position}")
+        handler(conn, position, stream, state if isinstance(state, dict) else orjson.loads(state))
 
-    def _insert(self, table: Any, **row: Any) -> None:
-        self.pending.setdefault(table, []).append(row)
-
-    def flush(self, conn: Connection) -> None:
+    def flush(self, conn: Any) -> None:
         """Write the buffered rows, one executemany per table (a handler that reads or updates
-        rows flushes first, so it always sees every earlier event). The INSERT is compiled once
-        per table and the rows go straight to the driver."""
-        for table, rows in self.pending.items():
+        rows flushes first, so it always sees every earlier event)."""
+        cursor = None
+        for name, rows in self.pending.items():
             if rows:
-                sql, columns = self._insert_sql(conn, table)
-                conn.exec_driver_sql(sql, [tuple(row.get(c) for c in columns) for row in rows])
-        self.pending = {}
+                cursor = cursor or conn.cursor()
+                cursor.executemany(self.inserts[name], rows)
+                rows.clear()
+        if cursor is not None:
+            cursor.close()
 
-    def _insert_sql(self, conn: Connection, table: Any) -> tuple[str, list[str]]:
-        key = (conn.dialect.name, table.name)
-        if key not in self.compiled:
-            columns = [c.name for c in table.columns]
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            quote = conn.dialect.identifier_preparer.quote
-            self.compiled[key] = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-                                  f"VALUES ({', '.join([mark] * len(columns))})", columns)
-        return self.compiled[key]
+    def _execute(self, conn: Any, sql: str, params: tuple) -> list[tuple]:
+        self.flush(conn)
+        cursor = conn.cursor()
+        try:
+            cursor.execute(sql.replace("?", self.mark), params)
+            return cursor.fetchall() if cursor.description else []
+        finally:
+            cursor.close()
 
     # ------------------------------------------------------------------ sources, entities, cases
 
-    def _source_added(self, conn: Connection, e: Source.Added, position: int) -> None:
-        d = e.data
-        self._stream(conn, e, "source", e.source_id)
-        self._insert(
-            self.t.sources, id=e.source_id, publisher=d["publisher"], title=d["title"], url=d.get("url"),
-            published=d.get("published"), reliability=d.get("reliability"),
-            credibility=d.get("credibility"), position=position)
+    def _source_added(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
+        d, ref = e["data"], e["source_id"]
+        self._stream(stream, "source", ref)
+        self.pending["sources"].append((ref, d["publisher"], d["title"], d.get("url"), d.get("published"),
+                                        d.get("reliability"), d.get("credibility"), position))
 
-    def _entity_added(self, conn: Connection, e: Entity.Added, position: int) -> None:
-        d = e.data
-        self._stream(conn, e, "entity", e.entity_id)
-        self._insert(
-            self.t.entities, id=e.entity_id, kind=d["kind"], name=d["name"], country=d.get("country"),
-            aliases=_dumps(d.get("aliases") or []), identifiers=_dumps(d.get("identifiers") or {}),
-            position=position)
+    def _entity_added(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
+        d, ref = e["data"], e["entity_id"]
+        self._stream(stream, "entity", ref)
+        self.pending["entities"].append((ref, d["kind"], d["name"], d.get("country"), _dumps(d.get("aliases") or []),
+                                         _dumps(d.get("identifiers") or {}), position))
 
-    def _alias_added(self, conn: Connection, e: Entity.AliasAdded, position: int) -> None:
-        self.flush(conn)
-        ent = self.t.entities
-        entity_id = self._ref(conn, e)
-        aliases = json.loads(conn.execute(select(ent.c.aliases).where(ent.c.id == entity_id)).scalar_one())
-        conn.execute(update(ent).where(ent.c.id == entity_id).values(aliases=_dumps([*aliases, e.alias])))
+    def _alias_added(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
+        ref = self._ref(conn, stream)
+        (aliases,), = self._execute(conn, f"SELECT aliases FROM {self.t('entities')} WHERE id = ?", (ref,))
+        self._execute(conn, f"UPDATE {self.t('entities')} SET aliases = ? WHERE id = ?",
+                      (_dumps([*orjson.loads(aliases), e["alias"]]), ref))
 
-    def _merged_into(self, conn: Connection, e: Entity.MergedInto, position: int) -> None:
-        self.flush(conn)
-        ent = self.t.entities
-        conn.execute(update(ent).where(ent.c.id == self._ref(conn, e))
-                     .values(merged_into=e.survivor, merge_reason=e.reason))
+    def _merged_into(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
+        self._execute(conn, f"UPDATE {self.t('entities')} SET merged_into = ?, merge_reason = ? WHERE id = ?",
+                      (e["survivor"], e["reason"], self._ref(conn, stream)))
 
-    def _case_opened(self, conn: Connection, e: Case.Opened, position: int) -> None:
-        d = e.data
-        self._stream(conn, e, "case", e.case_id)
-        self._insert(
-            self.t.cases, id=e.case_id, title=d["title"], status="open", jurisdiction=d.get("jurisdiction"),
-            regime=d.get("regime"), summary=d.get("summary"), recorded_at=_when(e),
-            recorded_by=e.actor, position=position)
+    def _case_opened(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
+        d, ref = e["data"], e["case_id"]
+        self._stream(stream, "case", ref)
+        self.pending["cases"].append((ref, d["title"], "open", d.get("jurisdiction"), d.get("regime"),
+                                      d.get("summary"), _when(e), e["actor"], position))
 
-    def _status_changed(self, conn: Connection, e: Case.StatusChanged, position: int) -> None:
-        self.flush(conn)
-        cases = self.t.cases
-        case_id = self._ref(conn, e)
-        conn.execute(update(cases).where(cases.c.id == case_id).values(status=e.status))
-        self._insert(
-            self.t.case_status, case_id=case_id, position=position, status=e.status, previous=e.previous,
-            reason=e.reason, recorded_at=_when(e), recorded_by=e.actor)
+    def _status_changed(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
+        ref = self._ref(conn, stream)
+        self._execute(conn, f"UPDATE {self.t('cases')} SET status = ? WHERE id = ?", (e["status"], ref))
+        self.pending["case_status"].append((ref, position, e["status"], e["previous"], e["reason"], _when(e),
+                                            e["actor"]))
 
     # ------------------------------------------------------------------ incidents
 
-    def _incident_recorded(self, conn: Connection, e: Incident.Recorded, position: int) -> None:
-        incident_id = str(e.originator_id)
-        row = incident_row(e.kind, e.fields)
-        self._insert(
-            self.t.incidents, id=incident_id, case_id=e.case, kind=e.kind, key=e.key, status="active",
-            recorded_at=_when(e), recorded_by=e.actor, position=position, **row)
-        self._write_roles(conn, incident_id, e.case, e.kind, e.fields)
+    def _incident_recorded(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
+        ident, kind, case, fields = incident_id(stream), e["kind"], e["case"], e["fields"]
+        self.pending["incidents"].append(
+            (ident, case, kind, e["key"], "active", _when(e), e["actor"], position, *incident_row(kind, fields)))
+        self._write_roles(ident, case, kind, fields)
 
-    def _incident_amended(self, conn: Connection, e: Incident.Amended, position: int) -> None:
-        self.flush(conn)
-        inc = self.t.incidents
-        incident_id = str(e.originator_id)
-        current = conn.execute(select(inc).where(inc.c.id == incident_id)).one()
-        fields = {**stored_fields(current), **e.changes}
-        row = incident_row(current.kind, fields)
-        conn.execute(update(inc).where(inc.c.id == incident_id).values(status="amended", **row))
-        if set(e.changes) & set(RECORDS[current.kind].roles):
-            conn.execute(delete(self.t.roles).where(self.t.roles.c.incident_id == incident_id))
-            self._write_roles(conn, incident_id, current.case_id, current.kind, fields)
+    def _incident_amended(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
+        ident = incident_id(stream)
+        (kind, case, *current), = self._execute(
+            conn, f"SELECT kind, case_id, {', '.join(FIELD_COLUMNS)} FROM {self.t('incidents')} WHERE id = ?",
+            (ident,))
+        fields = {**stored_fields(dict(zip(FIELD_COLUMNS, current))), **e["changes"]}
+        assignments = ", ".join(f"{c} = ?" for c in FIELD_COLUMNS)
+        self._execute(conn, f"UPDATE {self.t('incidents')} SET status = 'amended', {assignments} WHERE id = ?",
+                      (*incident_row(kind, fields), ident))
+        if set(e["changes"]) & set(INCIDENT_ROLES[kind]):
+            self._execute(conn, f"DELETE FROM {self.t('incident_roles')} WHERE incident_id = ?", (ident,))
+            self._write_roles(ident, case, kind, fields)
 
-    def _incident_retracted(self, conn: Connection, e: Incident.Retracted, position: int) -> None:
-        self.flush(conn)
-        inc = self.t.incidents
-        conn.execute(update(inc).where(inc.c.id == str(e.originator_id)).values(status="retracted"))
+    def _incident_retracted(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
+        self._execute(conn, f"UPDATE {self.t('incidents')} SET status = 'retracted' WHERE id = ?",
+                      (incident_id(stream),))
 
-    def _write_roles(self, conn: Connection, incident_id: str, case_id: str, kind: str, fields: dict) -> None:
-        rows = [{"incident_id": incident_id, "role": role, "entity_id": ref, "case_id": case_id}
-                for role in RECORDS[kind].roles for ref in dict.fromkeys(fields.get(role) or [])]
-        self.pending.setdefault(self.t.roles, []).extend(rows)
+    def _write_roles(self, ident: str, case: str, kind: str, fields: dict[str, Any]) -> None:
+        self.pending["incident_roles"].extend(
+            (ident, role, ref, case) for role in INCIDENT_ROLES[kind] for ref in dict.fromkeys(fields.get(role) or ()))
 
     # ------------------------------------------------------------------ stream lookups
 
-    def _stream(self, conn: Connection, e: Any, kind: str, ref: str) -> None:
-        self._insert(self.t.streams, stream=e.originator_id.hex, kind=kind, ref=ref)
-        self.refs[e.originator_id] = ref
+    def _stream(self, stream: str, kind: str, ref: str) -> None:
+        self.pending["streams"].append((stream, kind, ref))
+        self.refs[stream] = ref
 
-    def _ref(self, conn: Connection, e: Any) -> str:
-        """The user id (case, entity or source id) of the stream that `e` belongs to."""
-        ref = self.refs.get(e.originator_id)
+    def _ref(self, conn: Any, stream: str) -> str:
+        """The user id (case, entity or source id) of a stream."""
+        ref = self.refs.get(stream)
         if ref is None:
-            streams = self.t.streams
-            ref = conn.execute(select(streams.c.ref).where(streams.c.stream == e.originator_id.hex)).scalar_one()
-            self.refs[e.originator_id] = ref
+            (ref,), = self._execute(conn, f"SELECT ref FROM {self.t('streams')} WHERE stream = ?", (stream,))
+            self.refs[stream] = ref
         return ref
 
 
-def incident_row(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
-    roles = {role: list(fields.get(role) or []) for role in RECORDS[kind].roles if fields.get(role)}
-    return {
-        "on_date": fields["on"], "precision": fields["precision"],
-        "on_start": range_start(fields["on"], fields["precision"]),
-        "precision_rank": PRECISIONS.index(fields["precision"]),
-        "place": fields.get("place"), "country": fields.get("country"), "note": fields.get("note"),
-        "value": fields.get("value"), "currency": fields.get("currency"), "reason": fields.get("reason"),
-        "sources": _dumps(fields.get("sources") or []), "roles": _dumps(roles),
-    }
+def incident_row(kind: str, fields: dict[str, Any]) -> tuple:
+    """The values of an incident's FIELD_COLUMNS, from its stored fields."""
+    get = fields.get
+    on, precision = fields["on"], fields["precision"]
+    roles = {role: list(get(role)) for role in INCIDENT_ROLES[kind] if get(role)}
+    return (on, precision, range_start(on, precision), PRECISIONS.index(precision), get("place"), get("country"),
+            get("note"), get("value"), get("currency"), get("reason"), _dumps(get("sources") or []), _dumps(roles))
 
 
-def stored_fields(row: Any) -> dict[str, Any]:
+def stored_fields(row: dict[str, Any]) -> dict[str, Any]:
     """An incident row back to the stored field form (roles flat, under their role name)."""
-    fields = {"on": row.on_date, "precision": row.precision, "place": row.place, "country": row.country,
-              "note": row.note, "value": row.value, "currency": row.currency, "reason": row.reason,
-              "sources": json.loads(row.sources)}
-    fields.update(json.loads(row.roles))
+    fields = {"on": row["on_date"], "precision": row["precision"], "place": row["place"], "country": row["country"],
+              "note": row["note"], "value": row["value"], "currency": row["currency"], "reason": row["reason"],
+              "sources": orjson.loads(row["sources"])}
+    fields.update(orjson.loads(row["roles"]))
     return fields

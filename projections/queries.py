@@ -1,8 +1,7 @@
 """The reads: every answer the CLI gives about cases, entities and incidents, from the read models.
 
-Plain SQL over a small adapter (`Db`) that runs on a SQLAlchemy connection or on a bare DB-API one
-(sqlite3, psycopg), so one set of queries serves the live read models, the in-memory --as-of copy,
-and the light read path that answers an up-to-date ledger without importing SQLAlchemy at all.
+Plain SQL over a small adapter (`Db`) on a bare DB-API connection (sqlite3 or psycopg), so one set
+of queries serves the live read models, the in-memory --as-of copy and the light read path.
 """
 
 from __future__ import annotations
@@ -19,14 +18,12 @@ _NAMED = re.compile(r"(?<!:):(\w+)")
 
 
 class Db:
-    """Named-parameter SQL (`:name`, lists expanded for IN) on any of the ledger's connections;
+    """Named-parameter SQL (`:name`, lists expanded for IN) on one of the ledger's connections;
     rows come back as dicts. Table names are the generation's: `db.t("cases")` is `rm3_cases`."""
 
     def __init__(self, conn: Any, generation: int):
         self.conn, self.generation = conn, generation
-        self.sqlalchemy = hasattr(conn, "exec_driver_sql")
-        module = type(conn.connection.dbapi_connection if self.sqlalchemy else conn).__module__
-        self.pyformat = module.startswith("psycopg")
+        self.pyformat = type(conn).__module__.startswith("psycopg")
 
     def t(self, name: str) -> str:
         return f"rm{self.generation}_{name}"
@@ -41,9 +38,6 @@ class Db:
                 params.update(zip(names, values))
         if self.pyformat:
             sql = _NAMED.sub(r"%(\1)s", sql)
-        if self.sqlalchemy:
-            result = self.conn.exec_driver_sql(sql, params)
-            return [dict(r._mapping) for r in result]
         cursor = self.conn.cursor()
         try:
             cursor.execute(sql, params)
@@ -55,10 +49,6 @@ class Db:
     def one(self, sql: str, **params: Any) -> dict[str, Any] | None:
         found = self.rows(sql, **params)
         return found[0] if found else None
-
-
-def _db(conn: Any, t: Any) -> Db:
-    return conn if isinstance(conn, Db) else Db(conn, t.generation)
 
 
 def _number(value: float | None) -> int | float | None:
@@ -81,8 +71,7 @@ def incident(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def cases(conn: Any, t: Any, status: str | None = None) -> list[dict[str, Any]]:
-    db = _db(conn, t)
+def cases(db: Db, status: str | None = None) -> list[dict[str, Any]]:
     sql = (f"SELECT c.id, c.title, c.status, COALESCE(n.n, 0) AS n FROM {db.t('cases')} c "
            f"LEFT JOIN (SELECT case_id, COUNT(*) AS n FROM {db.t('incidents')} WHERE status <> 'retracted' "
            f"GROUP BY case_id) n ON n.case_id = c.id")
@@ -102,9 +91,8 @@ def _entity_names(db: Db, ids: set[str]) -> dict[str, tuple[str, str]]:
     return found
 
 
-def survivors_of(conn: Any, t: Any, ids: set[str]) -> dict[str, str]:
+def survivors_of(db: Db, ids: set[str]) -> dict[str, str]:
     """Each id to the entity it was (eventually) merged into, or itself."""
-    db = _db(conn, t)
     merged = {r["id"]: r["merged_into"] for r in db.rows(
         f"SELECT id, merged_into FROM {db.t('entities')} WHERE merged_into IS NOT NULL")} if ids else {}
     out = {}
@@ -117,8 +105,7 @@ def survivors_of(conn: Any, t: Any, ids: set[str]) -> dict[str, str]:
     return out
 
 
-def case_show(conn: Any, t: Any, case_id: str) -> dict[str, Any]:
-    db = _db(conn, t)
+def case_show(db: Db, case_id: str) -> dict[str, Any]:
     case = db.one(f"SELECT * FROM {db.t('cases')} WHERE id = :id", id=case_id)
     if case is None:
         raise NotFound(f"no case {case_id}")
@@ -133,7 +120,7 @@ def case_show(conn: Any, t: Any, case_id: str) -> dict[str, Any]:
                 roles.setdefault(ref, [])
                 if role not in roles[ref]:
                     roles[ref].append(role)
-    survivors = survivors_of(db, t, set(roles))
+    survivors = survivors_of(db, set(roles))
     grouped: dict[str, list[str]] = {}
     for ref, rs in roles.items():
         target = grouped.setdefault(survivors[ref], [])
@@ -145,8 +132,7 @@ def case_show(conn: Any, t: Any, case_id: str) -> dict[str, Any]:
             "regime": case["regime"], "summary": case["summary"], "incidents": incidents, "entities": entities}
 
 
-def entities(conn: Any, t: Any, kind: str | None = None) -> list[dict[str, Any]]:
-    db = _db(conn, t)
+def entities(db: Db, kind: str | None = None) -> list[dict[str, Any]]:
     out = []
     if kind in (None, COUNTRY_KIND):
         codes = db.rows(f"SELECT DISTINCT r.entity_id FROM {db.t('incident_roles')} r "
@@ -163,8 +149,7 @@ def entities(conn: Any, t: Any, kind: str | None = None) -> list[dict[str, Any]]
     return sorted(out, key=lambda e: e["id"])
 
 
-def entity_show(conn: Any, t: Any, entity_id: str) -> dict[str, Any]:
-    db = _db(conn, t)
+def entity_show(db: Db, entity_id: str) -> dict[str, Any]:
     if is_country_ref(entity_id):
         try:
             name = country_name(entity_id)
@@ -174,11 +159,11 @@ def entity_show(conn: Any, t: Any, entity_id: str) -> dict[str, Any]:
                "identifiers": {"iso3166-1": entity_id}, "country": entity_id, "merged_from": []}
         group = [entity_id]
     else:
-        survivor = survivors_of(db, t, {entity_id})[entity_id]
+        survivor = survivors_of(db, {entity_id})[entity_id]
         row = db.one(f"SELECT * FROM {db.t('entities')} WHERE id = :id", id=survivor)
         if row is None:
             raise NotFound(f"no entity {entity_id}")
-        duplicates = merged_from(db, t, survivor)
+        duplicates = merged_from(db, survivor)
         out = {"id": row["id"], "kind": row["kind"], "name": row["name"], "aliases": json.loads(row["aliases"]),
                "identifiers": json.loads(row["identifiers"]), "country": row["country"], "merged_from": duplicates}
         group = [survivor, *duplicates]
@@ -199,9 +184,8 @@ def entity_show(conn: Any, t: Any, entity_id: str) -> dict[str, Any]:
     return out
 
 
-def merged_from(conn: Any, t: Any, survivor: str) -> list[str]:
+def merged_from(db: Db, survivor: str) -> list[str]:
     """Every entity merged (directly or not) into `survivor`."""
-    db = _db(conn, t)
     found: list[str] = []
     frontier = [survivor]
     while frontier:
@@ -211,9 +195,8 @@ def merged_from(conn: Any, t: Any, survivor: str) -> list[str]:
     return sorted(found)
 
 
-def timeline(conn: Any, t: Any, case: str | None = None, entity: str | None = None,
+def timeline(db: Db, case: str | None = None, entity: str | None = None,
              include_retracted: bool = False) -> list[dict[str, Any]]:
-    db = _db(conn, t)
     where, params = [], {}
     if case is not None:
         if db.one(f"SELECT id FROM {db.t('cases')} WHERE id = :id", id=case) is None:
@@ -223,10 +206,10 @@ def timeline(conn: Any, t: Any, case: str | None = None, entity: str | None = No
     if entity is not None:
         group = [entity] if is_country_ref(entity) else None
         if group is None:
-            survivor = survivors_of(db, t, {entity})[entity]
+            survivor = survivors_of(db, {entity})[entity]
             if db.one(f"SELECT id FROM {db.t('entities')} WHERE id = :id", id=survivor) is None:
                 raise NotFound(f"no entity {entity}")
-            group = [survivor, *merged_from(db, t, survivor)]
+            group = [survivor, *merged_from(db, survivor)]
         where.append(f"id IN (SELECT incident_id FROM {db.t('incident_roles')} WHERE entity_id IN (:group))")
         params["group"] = group
     if not include_retracted:

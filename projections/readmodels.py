@@ -3,221 +3,255 @@
 Catch-up reads the events after the tracked position and applies them page by page; each page's
 rows and the new position are written in one transaction, under the write lock, so two processes
 catching up at once never apply an event twice. Every read catches up first.
+
+The events are read straight from the event store's table in the same database, as stored rows:
+catching up and replaying need neither the application nor the domain model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import islice
-from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import create_engine, event, func, inspect, select, text, update
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import StaticPool
+from typing import Any
 
 from ledger.settings import Settings
-from projections.schema import META, NAME, projection_state, tables
+from projections.database import connect, dialect
+from projections.projector import Projector, Stored
+from projections.queries import Db
+from projections.schema import NAME, STATE_TABLE, drop_statements, index_statements, table_statements
 
-if TYPE_CHECKING:
-    from projections.projector import Projector
-
-PAGE = 1000
-REPLAY_PAGE = 5000
-RECORDED_PAGE = 10_000  # events this process just stored (an import batch): one transaction  # the fresh tables are not live yet: fewer, larger transactions
+PAGE = 5000
+REPLAY_PAGE = 10_000  # the fresh tables are not live yet: fewer, larger transactions
+RECORDED_PAGE = 10_000  # events this process just stored (an import batch): one transaction
 PROJECTION_LOCK = 0x1ED6E402  # a PostgreSQL advisory lock of the ledger's own
 
 
-def make_engine(settings: Settings | None) -> Engine:
-    """The ledger's own database, or (no settings) a throw-away in-memory one for --as-of."""
-    if settings is None:
-        engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-    elif settings.backend == "postgresql":
-        # writers serialise on the projection_state row (SELECT ... FOR UPDATE), see ReadModels._state
-        return create_engine(settings.sqlalchemy_url, pool_size=2, max_overflow=2)
-    else:
-        engine = create_engine(settings.sqlalchemy_url, connect_args={"timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        # Read models are derived data: a commit that a power cut loses is redone by the next
-        # catch-up. This connection only; the event store's own connection keeps full fsync.
-        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("writing") else "BEGIN")
-
-    return engine
-
-
 class ReadModels:
-    def __init__(self, settings: Settings | None):
+    """The read models of one database. `source(after, upto)` gives stored events from
+    elsewhere (the --as-of copy reads another ledger's log); by default they are read from the
+    events table beside the read models."""
+
+    def __init__(self, settings: Settings | None,
+                 source: Callable[[int, int | None], Iterable[Stored]] | None = None):
         self.settings = settings
-        self.engine = make_engine(settings)
+        self.source = source
+        self.conn = connect(settings)
+        self.dialect = dialect(self.conn)
+        self.mark = "?" if self.dialect == "sqlite" else "%s"
+        self.column = "rowid" if self.dialect == "sqlite" else "notification_id"
+        self.ready = False
 
     @classmethod
     def as_of(cls, app: Any, position: int) -> ReadModels:
         """The read models as the ledger stood at `position`, built by the same projector into a
         throw-away in-memory database, never by rewinding the live ones."""
-        read_models = cls(None)
-        read_models.catch_up(lambda: app, upto=position)
+
+        def source(after: int, upto: int | None) -> Iterator[Stored]:
+            for row in app.recorder.chain_rows(after, upto):
+                yield Stored(row.position, row.originator_id, row.topic, row.state)
+
+        read_models = cls(None, source)
+        read_models.catch_up(upto=position)
         return read_models
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.conn.close()
+
+    # ------------------------------------------------------------------ transactions
+
+    def _sql(self, sql: str, params: tuple = ()) -> list[tuple]:
+        cursor = self.conn.execute(sql.replace("?", self.mark), params)
+        try:
+            return cursor.fetchall() if cursor.description else []
+        finally:
+            cursor.close()
 
     @contextmanager
-    def writing(self) -> Iterator[Connection]:
-        """A transaction that changes the read models, one writer at a time (SQLite: BEGIN
-        IMMEDIATE; PostgreSQL: an advisory lock, which also keeps table creation from racing)."""
-        with self.engine.connect().execution_options(writing=True) as conn, conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PROJECTION_LOCK})
-            yield conn
+    def _transaction(self, write: bool) -> Iterator[Any]:
+        """One transaction on the read models' connection; a writing one holds the write lock
+        (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock, which also keeps table creation
+        from racing)."""
+        if self.dialect == "sqlite":
+            self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            if write and self.dialect == "postgresql":
+                self._sql("SELECT pg_advisory_xact_lock(?)", (PROJECTION_LOCK,))
+            yield self.conn
+        except BaseException:
+            self.conn.rollback()
+            raise
+        self.conn.commit()
+
+    def writing(self) -> Any:
+        return self._transaction(write=True)
 
     @contextmanager
-    def reading(self) -> Iterator[tuple[Connection, Any, int]]:
-        """A read transaction on the live generation: (connection, tables, position)."""
-        with self.engine.connect() as conn, conn.begin():
-            generation, position = self._state(conn)
-            yield conn, tables(generation), position
+    def reading(self) -> Iterator[tuple[Db, int]]:
+        """A read transaction on the live generation: (queries' Db, position)."""
+        with self._transaction(write=False) as conn:
+            generation, position = self._state()
+            yield Db(conn, generation), position
 
-    def _state(self, conn: Connection, lock: bool = False) -> tuple[int, int]:
+    def _state(self, lock: bool = False) -> tuple[int, int]:
         """(generation, position); `lock` holds the row until the transaction ends (on SQLite the
         whole database is already held by BEGIN IMMEDIATE)."""
-        query = select(projection_state.c.generation, projection_state.c.position).where(projection_state.c.name == NAME)
-        if lock and conn.dialect.name != "sqlite":
-            query = query.with_for_update()
-        row = conn.execute(query).one_or_none()
-        if row is None:
+        sql = "SELECT generation, position FROM ledger_projection WHERE name = ?"
+        rows = self._sql(sql + (" FOR UPDATE" if lock and self.dialect == "postgresql" else ""), (NAME,))
+        if not rows:
             raise LookupError("read models not created")
-        return row.generation, row.position
+        return rows[0][0], rows[0][1]
 
-    def head(self, conn: Connection) -> int:
-        assert self.settings is not None, "an --as-of copy has no events of its own"
-        position = "rowid" if conn.dialect.name == "sqlite" else "notification_id"
-        return conn.execute(text(f"SELECT MAX({position}) FROM {self.settings.events_table}")).scalar() or 0
+    def _move(self, position: int, generation: int | None = None) -> None:
+        if generation is None:
+            self._sql("UPDATE ledger_projection SET position = ? WHERE name = ?", (position, NAME))
+        else:
+            self._sql("UPDATE ledger_projection SET position = ?, generation = ? WHERE name = ?",
+                      (position, generation, NAME))
+
+    # ------------------------------------------------------------------ the log
+
+    def head(self) -> int:
+        if self.source is not None:
+            return 0  # a copy is told how far to go
+        assert self.settings is not None
+        return self._sql(f"SELECT MAX({self.column}) FROM {self.settings.events_table}")[0][0] or 0
+
+    def _events(self, after: int, upto: int | None, limit: int) -> list[Stored]:
+        """Up to `limit` stored events after a position (and up to `upto`), in position order."""
+        if self.source is not None:
+            return list(islice(self.source(after, upto), limit))
+        assert self.settings is not None
+        column = self.column
+        sql = f"SELECT {column}, originator_id, topic, state FROM {self.settings.events_table} WHERE {column} > ?"
+        params: tuple = (after,)
+        if upto is not None:
+            sql += f" AND {column} <= ?"
+            params += (upto,)
+        rows = self._sql(f"{sql} ORDER BY {column} LIMIT {int(limit)}", params)
+        if self.dialect == "sqlite":
+            return [Stored(*row) for row in rows]
+        return [Stored(p, o.hex, t, bytes(s)) for p, o, t, s in rows]
+
+    def _gap(self, after: int, before: int) -> bool:
+        """Whether any event lies strictly between two positions (PostgreSQL's ids may skip)."""
+        assert self.settings is not None
+        return bool(self._sql(f"SELECT 1 FROM {self.settings.events_table} WHERE {self.column} > ? "
+                              f"AND {self.column} < ? LIMIT 1", (after, before)))
+
+    def _projector(self, generation: int) -> Projector:
+        return Projector(generation, "qmark" if self.dialect == "sqlite" else "format")
+
+    # ------------------------------------------------------------------ keeping up
 
     def ensure(self) -> None:
         """Create the read-model tables on first use."""
-        if inspect(self.engine).has_table(projection_state.name):
-            with self.engine.connect() as conn:
-                if conn.execute(select(func.count()).select_from(projection_state)).scalar():
-                    return
-        with self.writing() as conn:
-            META.create_all(conn)
-            if conn.execute(select(func.count()).select_from(projection_state)).scalar():
-                return
-            tables(1).metadata.create_all(conn)
-            conn.execute(projection_state.insert().values(name=NAME, generation=1, position=0))
+        if self.ready:
+            return
+        try:
+            with self._transaction(write=False):
+                self._state()
+            self.ready = True
+            return
+        except Exception:  # no state table yet, or no row in it
+            pass
+        with self.writing():
+            self._sql(STATE_TABLE)
+            if not self._sql("SELECT 1 FROM ledger_projection WHERE name = ?", (NAME,)):
+                for statement in [*table_statements(1, self.dialect), *index_statements(1)]:
+                    self._sql(statement)
+                self._sql("INSERT INTO ledger_projection (name, generation, position) VALUES (?, 1, 0)", (NAME,))
+        self.ready = True
 
     def behind(self) -> bool:
-        with self.engine.connect() as conn, conn.begin():
-            return self._state(conn)[1] < self.head(conn)
+        with self._transaction(write=False):
+            return self._state()[1] < self.head()
 
-    def catch_up(self, app_factory: Callable[[], Any], upto: int | None = None,
-                 recorded: list[tuple[int, Any]] | None = None) -> int:
+    def catch_up(self, upto: int | None = None, recorded: list[Stored] | None = None) -> int:
         """Apply every event after the tracked position (up to `upto`); the number applied.
 
-        `recorded`: (position, event) pairs this process has just stored; when they follow the
-        tracked position directly they are applied as they are, without reading them back."""
+        `recorded`: events this process has just stored; when they follow the tracked position
+        directly they are applied as they are, without reading them back."""
         self.ensure()
         applied = self._apply_recorded(recorded) if recorded else 0
         if upto is None and not self.behind():
             return applied
-        from projections.projector import Projector  # the domain's event classes: only when there is work
-
-        app = app_factory()
         projector: Projector | None = None
         while True:
             with self.writing() as conn:
-                generation, position = self._state(conn, lock=True)
-                if projector is None or projector.t.generation != generation:
-                    projector = Projector(tables(generation))
-                last = position
-                for row, domain_event in islice(app.log(after=position, upto=upto), PAGE):
-                    projector.apply(conn, domain_event, row.position)
-                    last = row.position
-                    applied += 1
-                if last == position:
+                generation, position = self._state(lock=True)
+                if projector is None or projector.generation != generation:
+                    projector = self._projector(generation)
+                page = self._events(position, upto, PAGE)
+                if not page:
                     return applied
+                for stored in page:
+                    projector.apply(conn, stored)
                 projector.flush(conn)
-                self._move(conn, last)
+                self._move(page[-1][0])
+                applied += len(page)
 
-    def _apply_recorded(self, recorded: list[tuple[int, Any]]) -> int:
-        from projections.projector import Projector
-
+    def _apply_recorded(self, recorded: list[Stored]) -> int:
         applied = 0
         for start in range(0, len(recorded), RECORDED_PAGE):
             page = recorded[start:start + RECORDED_PAGE]
             with self.writing() as conn:
-                generation, position = self._state(conn, lock=True)
+                generation, position = self._state(lock=True)
                 if page[0][0] <= position:
-                    page = [(p, e) for p, e in page if p > position]
-                if not page or page[0][0] != position + 1 and self._gap(conn, position, page[0][0]):
+                    page = [stored for stored in page if stored[0] > position]
+                if not page or page[0][0] != position + 1 and self._gap(position, page[0][0]):
                     return applied  # another writer came in between: the ordinary catch-up reads the log
-                projector = Projector(tables(generation))
-                for event_position, domain_event in page:
-                    projector.apply(conn, domain_event, event_position)
+                projector = self._projector(generation)
+                for stored in page:
+                    projector.apply(conn, stored)
                 projector.flush(conn)
-                self._move(conn, page[-1][0])
+                self._move(page[-1][0])
                 applied += len(page)
         return applied
 
-    def _gap(self, conn: Connection, after: int, before: int) -> bool:
-        """Whether any event lies strictly between two positions (PostgreSQL's ids may skip)."""
-        assert self.settings is not None
-        column = "rowid" if conn.dialect.name == "sqlite" else "notification_id"
-        return bool(conn.execute(text(f"SELECT 1 FROM {self.settings.events_table} WHERE {column} > :a "
-                                      f"AND {column} < :b LIMIT 1"), {"a": after, "b": before}).first())
-
-    def _move(self, conn: Connection, position: int, generation: int | None = None) -> None:
-        values: dict[str, int] = {"position": position}
-        if generation is not None:
-            values["generation"] = generation
-        conn.execute(update(projection_state).where(projection_state.c.name == NAME).values(**values))
-
-    def replay(self, app: Any, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+    def replay(self, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
         """Rebuild every read model from position 1 into fresh tables, then swap them in.
 
         Returns (events replayed, position). If anything fails, the fresh tables are dropped and
-        the live read models stay as they were.
+        the live read models stay as they were. The fresh tables get their secondary indexes
+        once they are full (one sort each, not an update per row).
         """
-        from projections.projector import Projector
-
+        assert self.settings is not None
         self.ensure()
-        with self.engine.connect() as conn, conn.begin():
-            live, _ = self._state(conn)
-        fresh = tables(live + 1)
-        with self.writing() as conn:
-            fresh.metadata.drop_all(conn)  # leftovers of a replay that died
-            fresh.metadata.create_all(conn)
-        projector = Projector(fresh)
+        with self._transaction(write=False):
+            live, _ = self._state()
+            total = self._sql(f"SELECT COUNT(*) FROM {self.settings.events_table}")[0][0]
+        fresh = live + 1
+        with self.writing():
+            for statement in [*drop_statements(fresh), *table_statements(fresh, self.dialect)]:
+                self._sql(statement)  # leftovers of a replay that died go first
+        projector = self._projector(fresh)
         replayed, position = 0, 0
-        total = app.recorder.count()
         try:
             while True:
                 with self.writing() as conn:
-                    last = position
-                    for row, domain_event in islice(app.log(after=position, page=REPLAY_PAGE), REPLAY_PAGE):
-                        projector.apply(conn, domain_event, row.position)
-                        last = row.position
-                        replayed += 1
+                    page = self._events(position, None, REPLAY_PAGE)
+                    for stored in page:
+                        projector.apply(conn, stored)
+                    projector.flush(conn)
+                    replayed += len(page)
                     if progress:
                         progress(replayed, total)
-                    projector.flush(conn)
-                    if last == position:
-                        # caught up with the log, under the write lock: swap in this transaction
-                        current, _ = self._state(conn, lock=True)
-                        if current != live:
-                            raise RuntimeError("another replay swapped the read models meanwhile")
-                        self._move(conn, position, generation=fresh.generation)
-                        tables(live).metadata.drop_all(conn)
-                        return replayed, position
-                position = last
+                    if page:
+                        position = page[-1][0]
+                        continue
+                    # caught up with the log, under the write lock: index and swap in this transaction
+                    for statement in index_statements(fresh):
+                        self._sql(statement)
+                    current, _ = self._state(lock=True)
+                    if current != live:
+                        raise RuntimeError("another replay swapped the read models meanwhile")
+                    self._move(position, generation=fresh)
+                    for statement in drop_statements(live):
+                        self._sql(statement)
+                    return replayed, position
         except BaseException:
-            with self.writing() as conn:
-                fresh.metadata.drop_all(conn)
+            with self.writing():
+                for statement in drop_statements(fresh):
+                    self._sql(statement)
             raise

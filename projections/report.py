@@ -9,32 +9,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
-
 from ledger.codes import EVENT_CODES
 from ledger.values import range_start
-from projections.queries import case_show
+from projections.queries import Db, case_show
 
 
-def report_data(conn: Connection, t: Any, position: int, case_id: str, app: Any, fmt: str) -> dict[str, Any]:
+def report_data(db: Db, position: int, case_id: str, app: Any, fmt: str) -> dict[str, Any]:
     from ledger.history import corrections
 
-    case = case_show(conn, t, case_id)
-    opened = conn.execute(select(t.cases.c.recorded_at, t.cases.c.recorded_by).where(t.cases.c.id == case_id)).one()
-    statuses = [dict(r._mapping) for r in conn.execute(
-        select(t.case_status).where(t.case_status.c.case_id == case_id).order_by(t.case_status.c.position))]
+    case = case_show(db, case_id)
+    opened = db.one(f"SELECT recorded_at, recorded_by FROM {db.t('cases')} WHERE id = :id", id=case_id)
+    statuses = db.rows(f"SELECT * FROM {db.t('case_status')} WHERE case_id = :id ORDER BY position", id=case_id)
     cited = {s for inc in case["incidents"] for s in inc["sources"]}
     fixes = corrections(app, case_id, upto=position)
     cited |= {s for c in fixes for s in c["sources"]}
-    sources = {r.id: dict(r._mapping) for r in conn.execute(select(t.sources).where(t.sources.c.id.in_(cited)))}
+    sources = {r["id"]: r for r in db.rows(f"SELECT * FROM {db.t('sources')} WHERE id IN (:ids)", ids=sorted(cited))}
     for source in sources.values():
         source["grading"] = f"{source['reliability'] or '?'}{source['credibility'] or '?'}"
     for inc in case["incidents"]:
         inc["codes"] = EVENT_CODES[inc["kind"]]
         inc["start"] = range_start(inc["on"], inc["precision"])
     return {
-        "case": case, "opened": dict(opened._mapping), "statuses": statuses, "sources": sources,
+        "case": case, "opened": opened, "statuses": statuses, "sources": sources,
         "corrections": fixes, "position": position, "head": app.recorder.hash_at(position),
         "command": f"ledger report {case_id} --format {fmt} --as-of {position}",
     }

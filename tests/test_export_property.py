@@ -21,14 +21,14 @@ from tests.test_replay_property import CASES, ENTITIES, SETUP, steps
 
 
 def _reads(app, read_models) -> dict:
-    read_models.catch_up(lambda: app)
-    with read_models.reading() as (conn, t, _):
-        out = {"cases": queries.cases(conn, t), "entities": queries.entities(conn, t),
-               "timeline": queries.timeline(conn, t, include_retracted=True)}
+    read_models.catch_up()
+    with read_models.reading() as (db, _):
+        out = {"cases": queries.cases(db), "entities": queries.entities(db),
+               "timeline": queries.timeline(db, include_retracted=True)}
         for c in CASES:
-            out[f"case {c}"] = queries.case_show(conn, t, c)
+            out[f"case {c}"] = queries.case_show(db, c)
         for e in ENTITIES:
-            out[f"entity {e}"] = queries.entity_show(conn, t, e)
+            out[f"entity {e}"] = queries.entity_show(db, e)
     return strip_volatile(out)
 
 

@@ -117,7 +117,7 @@ from projections.readmodels import ReadModels
 s = Settings(db={str(work / 'profile.db')!r}, actor='bench')
 app = open_ledger(s, create=True); rm = ReadModels(s)
 lines = open({str(load)!r}).read().splitlines()
-for name, call in (('import', lambda: import_lines(app, lines, 'bench')), ('replay', lambda: rm.replay(app))):
+for name, call in (('import', lambda: import_lines(app, lines, 'bench')), ('replay', lambda: rm.replay())):
     p = cProfile.Profile(); p.runcall(call)
     print('---', name); pstats.Stats(p).sort_stats('tottime').print_stats(15)
 """
