@@ -14,8 +14,10 @@ recorded.
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.utils import get_topic
 
 from ledger.errors import AlreadyExists, CaseClosed, InvalidInput, InvalidTransition, Refused
 from ledger.values import CASE_STATUSES
@@ -228,6 +230,16 @@ class Incident(Keyed):
         self.status = "active"
         self.op_keys = {}
 
+    @classmethod
+    def recorded(cls, incident_id: UUID, case: str, kind: str, key: str | None, fields: dict[str, Any],
+                 digest: str, actor: str) -> Incident.Recorded:
+        """The event that records a new incident, as `_create` makes it, without building the
+        incident itself: a bulk import lets most of its new incidents go at once. The caller
+        has checked the rules; `event.mutate(None)` builds the incident when it is wanted."""
+        return cls.Recorded(originator_id=incident_id, originator_version=cls.INITIAL_VERSION,
+                            timestamp=cls.Recorded.create_timestamp(), originator_topic=_INCIDENT_TOPIC,
+                            case=case, kind=kind, key=key, fields=fields, digest=digest, actor=actor)
+
     @property
     def incident_id(self) -> str:
         return str(self.id)
@@ -286,6 +298,9 @@ class Incident(Keyed):
     def _retracted(self, reason: str, sources: list[str], actor: str, op_key: str | None, digest: str) -> None:
         self.status = "retracted"
         self._remember(op_key, digest)
+
+
+_INCIDENT_TOPIC = get_topic(Incident)
 
 
 def stream_kind(topic: str) -> str:

@@ -25,7 +25,7 @@ from ledger.aggregates import Case, Entity, Incident, Source
 from ledger.chain import ChainRow
 from ledger.transcoder import OrjsonTranscoder
 from ledger.errors import AlreadyExists, InvalidInput, NotFound, Refused
-from ledger.values import as_incident_id, derived_id, incident_id_for_key, is_country_ref, parse_moment
+from ledger.values import as_incident_id, derived_id, incident_uuid_for_key, is_country_ref, parse_moment
 
 A = TypeVar("A", bound=Aggregate)
 R = TypeVar("R")
@@ -41,27 +41,37 @@ class Outcome:
     position: int | None = None
 
 
+_UNKNOWN = object()
+
+
 class Unit:
     """The aggregates and new events of one command or one import."""
 
     def __init__(self, app: Ledger):
         self.app = app
         self.loaded: dict[UUID, Aggregate | None] = {}
+        self.created: dict[UUID, Any] = {}  # incidents recorded here, as their event, built when wanted
         self.events: list[Any] = []
         self.recorded: list[tuple[int, str, str, bytes]] = []
         self.settled: dict[UUID, Any] = {}  # incidents an import validated and let go (importer.Settled)
         self.skipped = 0  # lines an import found already stored
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        if aggregate_id not in self.loaded:
-            try:
-                self.loaded[aggregate_id] = self.app.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                self.loaded[aggregate_id] = None
-        found = self.loaded[aggregate_id]
+        found = self.loaded.get(aggregate_id, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = self.loaded[aggregate_id] = self._load(aggregate_id)
         if found is not None and not isinstance(found, cls):
             return None
         return found  # type: ignore[return-value]
+
+    def _load(self, aggregate_id: UUID) -> Aggregate | None:
+        created = self.created.pop(aggregate_id, None)
+        if created is not None:
+            return created.mutate(None)
+        try:
+            return self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
 
     def know_absent(self, aggregate_ids: list[UUID]) -> None:
         """Settle in one pass which of these aggregates do not exist yet, so that a bulk import
@@ -181,7 +191,7 @@ class Ledger(Application):
     def _incident_id_of(op: m.Record) -> UUID:
         """From the key when given (and then a given id must agree), else the given id, else new."""
         if op.key is not None:
-            incident_id = UUID(incident_id_for_key(op.key))
+            incident_id = incident_uuid_for_key(op.key)
             if op.id is not None and UUID(op.id) != incident_id:
                 raise InvalidInput(f"id {op.id} is not the id of key {op.key!r} ({incident_id})")
             return incident_id
@@ -215,7 +225,8 @@ class Ledger(Application):
 
     def incident_uuid(self, ref: str) -> UUID:
         """An incident named by its id or by the key it was recorded with."""
-        return UUID(as_incident_id(ref) or incident_id_for_key(ref))
+        canonical = as_incident_id(ref)
+        return UUID(canonical) if canonical else incident_uuid_for_key(ref)
 
     def _incident(self, unit: Unit, ref: str) -> Incident:
         incident = unit.get(Incident, self.incident_uuid(ref))
@@ -281,10 +292,12 @@ class Ledger(Application):
             return Outcome(str(incident_id), skipped=True)
         self._case(unit, op.case).check_accepts_incidents()
         self._check_refs(unit, op.role_refs(), op.sources)
-        incident = Incident._create(Incident.Recorded, id=incident_id, case=op.case, kind=op.kind, key=op.key,
-                            fields=op.fields(), digest=op.digest(), actor=actor)
-        unit.add(incident)
-        return Outcome(str(incident_id), False, unit.collect(incident))
+        recorded = Incident.recorded(incident_id, case=op.case, kind=op.kind, key=op.key, fields=op.fields(),
+                                     digest=op.digest(), actor=actor)
+        unit.loaded.pop(incident_id, None)  # known absent until now
+        unit.created[incident_id] = recorded
+        unit.events.append(recorded)
+        return Outcome(str(incident_id), False, [recorded])
 
     _record_raid = _record_seizure = _record_questioning = _record_incident
     _record_recall = _record_expulsion = _record_probe = _record_incident

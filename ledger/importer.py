@@ -7,7 +7,6 @@ whose key is already recorded with the same data is skipped; with other data it 
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -36,8 +35,8 @@ class ImportResult:
 
 def parse_line(line: str) -> m.Op:
     try:
-        data = json.loads(line)
-    except json.JSONDecodeError as error:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
         raise InvalidInput(f"not JSON: {error.msg} at column {error.colno}") from None
     if not isinstance(data, dict):
         raise InvalidInput("not a JSON object")
@@ -129,11 +128,12 @@ def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill
             if not line.strip():
                 continue
             try:
-                parsed.append((lineno, with_key(parse_line(line), identical)))
+                parsed.append((lineno, line, with_key(parse_line(line), identical)))
             except InvalidInput as error:
                 problems.append((lineno, str(error)))
-        unit.know_absent([t for t in (app.target_id(op) for _, op in parsed) if t is not None])
-        for lineno, op in parsed:
+        unit.know_absent([t for t in (app.target_id(op) for _, _, op in parsed) if t is not None])
+        encode = app.mapper.to_stored_event
+        for lineno, line, op in parsed:
             done += 1
             report(done, total, "lines validated")
             try:
@@ -141,16 +141,22 @@ def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill
             except LedgerError as error:
                 problems.append((lineno, str(error)))
                 continue
-            events = [_encoded(app.mapper.to_stored_event(e)) for e in unit.events]
+            events = [_encoded(encode(e)) for e in unit.events]
             unit.events.clear()
-            if isinstance(op, m.Record) and (incident_id := UUID(outcome.id)) not in corrected:
+            if isinstance(op, m.Record) and (incident_id := _incident_uuid(outcome)) not in corrected:
                 # let go of the incident; a new one leaves a marker (a stored one can be read again)
                 unit.loaded.pop(incident_id, None)
+                unit.created.pop(incident_id, None)
                 if not outcome.skipped:
                     unit.settled[incident_id] = Settled(op.kind, op.case, op.digest())
             if not problems:  # once a line is bad nothing will be stored: stop spilling
-                spill.write(orjson.dumps([lineno, op.op, op.values(), outcome.skipped, events]) + b"\n")
+                spill.write(orjson.dumps([lineno, outcome.skipped, events, op.key, getattr(op, "id", None), line])
+                            + b"\n")
     return problems
+
+
+def _incident_uuid(outcome: Any) -> UUID:
+    return outcome.events[0].originator_id if outcome.events else UUID(outcome.id)
 
 
 def _encoded(stored: StoredEvent) -> list:
@@ -169,16 +175,16 @@ def _store(app, spill: IO[bytes], actor: str, size: int, total: int, report: Cal
     done = 0
     for chunk in _chunks(spill, size):
         lines = [orjson.loads(raw) for raw in chunk]
-        stored = [StoredEvent(UUID(e[0]), e[1], e[2], e[3].encode()) for line in lines for e in line[4]]
+        events = [e for line in lines for e in line[2]]
         try:
-            positions = app.recorder.insert_events(stored) if stored else []
-            recorded = [(p, e[0], e[2], e[3]) for p, e in
-                        zip(positions or [], (e for line in lines for e in line[4]), strict=True)]
-            skipped = sum(1 for line in lines if line[3])
+            positions = app.recorder.insert_events(
+                [StoredEvent(e[0], e[1], e[2], e[3].encode()) for e in events]) if events else []
+            recorded = [(p, e[0], e[2], e[3]) for p, e in zip(positions or [], events, strict=True)]
+            skipped = sum(1 for line in lines if line[1])
         except IntegrityError:
             # another writer stored on the same records since pass 1: this batch is checked
             # again against what is stored now (a repeated line then becomes a no-op)
-            ops = [(line[0], m.OPS[line[1]].model_construct(**line[2])) for line in lines]
+            ops = [(line[0], _op_again(line)) for line in lines]
             unit = app.retrying(lambda: _store_batch(app, ops, actor))
             recorded, skipped = unit.recorded, unit.skipped
         result.skipped += skipped
@@ -190,6 +196,15 @@ def _store(app, spill: IO[bytes], actor: str, size: int, total: int, report: Cal
             after_batch(recorded)
     result.position = result.position or (app.recorder.max_notification_id() or 0)
     return result
+
+
+def _op_again(spilled: list) -> m.Op:
+    """A spilled line's op as pass 1 ran it: parsed again, with the key (or incident id) it had."""
+    _lineno, _skipped, _events, key, ident, line = spilled
+    op = parse_line(line)
+    update = {name: value for name, value in (("key", key), ("id", ident))
+              if value is not None and getattr(op, name, None) != value}
+    return op.model_copy(update=update) if update else op
 
 
 def _store_batch(app, ops: list[tuple[int, m.Op]], actor: str) -> Any:

@@ -72,11 +72,6 @@ def _identifiers(value: Any) -> Any:
     return result
 
 
-def _copy(value: Any) -> Any:
-    kind = type(value)
-    return list(value) if kind is list else dict(value) if kind is dict else value
-
-
 def canonical_digest(op: str, data: dict[str, Any]) -> str:
     """SHA-256 of the op's name and its data as canonical JSON (sorted keys, compact, UTF-8)."""
     return hashlib.sha256(op.encode() + b"\n" + orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
@@ -94,7 +89,8 @@ class Op(BaseModel):
         dates, codes and amounts to str and numbers), so this is model_dump without its cost.
         (Not cached: model_copy(update=...) would carry a cache over with the old values.)"""
         fields = type(self).model_fields
-        return {name: _copy(value) for name, value in self.__dict__.items() if name in fields and name not in exclude}
+        return {name: list(value) if type(value) is list else dict(value) if type(value) is dict else value
+                for name, value in self.__dict__.items() if name in fields and name not in exclude}
 
     def data(self) -> dict[str, Any]:
         """The operation's data, as compared to decide same-or-other."""
@@ -196,7 +192,8 @@ class Record(Op):
                 raise InvalidInput(f"{name} {given!r} is not the code of a {self.kind} ({code})")
         return self
 
-    NOT_DATA: ClassVar[set[str]] = {"key", "id", "cameo", "plover", "plover_mode"}
+    NOT_DATA: ClassVar[frozenset[str]] = frozenset({"key", "id", "cameo", "plover", "plover_mode"})
+    NOT_STORED: ClassVar[frozenset[str]] = NOT_DATA | {"case"}
 
     def data(self) -> dict[str, Any]:
         return self.values(self.NOT_DATA)
@@ -204,7 +201,7 @@ class Record(Op):
     @cached_property
     def stored_fields(self) -> dict[str, Any]:
         """The incident's stored fields: roles under their role name, each a list of ids."""
-        out = self.values(self.NOT_DATA | {"case"})
+        out = self.values(self.NOT_STORED)
         out["precision"] = parse_date(self.on).precision
         for role, name in self.roles.items():
             value = out.pop(name)

@@ -152,14 +152,19 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
             return self._insert_events(cursor, stored_events, **kwargs)
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int]:
-        c.execute(f"SELECT hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
+        """Seal and insert in one statement. Under the write lock a rowid table numbers new rows
+        on from its largest rowid, so the positions are the ones after the head; checked."""
+        c.execute(f"SELECT rowid, hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
         row = c.fetchone()
-        returning = []
-        for s, sealed in zip(stored_events, seal(row[0] if row else GENESIS, stored_events), strict=True):
-            c.execute(self.insert_events_statement,
-                      (_stream(s.originator_id), s.originator_version, s.topic, s.state, sealed))
-            returning.append(c.lastrowid)
-        return returning
+        last, previous = (row[0], row[1]) if row else (0, GENESIS)
+        hashes = seal(previous, stored_events)
+        c.executemany(self.insert_events_statement, [
+            (_stream(s.originator_id), s.originator_version, s.topic, s.state, sealed)
+            for s, sealed in zip(stored_events, hashes, strict=True)])
+        c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
+        if c.fetchone()[0] != last + len(stored_events):
+            raise OperationalError("the events were not numbered on from the head")  # rolled back
+        return list(range(last + 1, last + len(stored_events) + 1))
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:

@@ -100,8 +100,12 @@ def derived_id(kind: str, user_id: str) -> UUID:
 
 
 @lru_cache(maxsize=8192)  # a key is looked up twice within one import chunk; keep memory flat
+def incident_uuid_for_key(key: str) -> UUID:
+    return uuid5(NAMESPACE, f"incident-key:{key}")
+
+
 def incident_id_for_key(key: str) -> str:
-    return str(uuid5(NAMESPACE, f"incident-key:{key}"))
+    return str(incident_uuid_for_key(key))
 
 
 def as_incident_id(value: str) -> str | None:
@@ -139,6 +143,13 @@ def parse_date(value: object) -> PartialDate:
     """Parse YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 date-time; reject impossible dates."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
+    if isinstance(value, str):
+        return _parse_date_text(value)
+    raise InvalidInput(f"invalid date {value!r}: use YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 date-time")
+
+
+@lru_cache(maxsize=4096)  # an import meets the same dates again and again
+def _parse_date_text(value: str) -> PartialDate:
     if not isinstance(value, str):
         raise InvalidInput(f"invalid date {value!r}: use YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 date-time")
     text = value.strip()
