@@ -41,3 +41,40 @@ def connect(settings: Settings | None, read_only: bool = False) -> Any:
 
 def dialect(conn: Any) -> str:
     return "sqlite" if isinstance(conn, sqlite3.Connection) else "postgresql"
+
+
+class Checkpointer:
+    """Copies committed pages from SQLite's write-ahead log into the database file on a second
+    connection and thread (a second core), while a bulk write goes on: the copy, and its wait for
+    the disk, otherwise falls on the writer's next commit or on its close. PASSIVE checkpoints
+    never block the writer. `poke()` after each commit; `close()` when done."""
+
+    def __init__(self, settings: Settings):
+        import threading
+
+        self.conn = sqlite3.connect(settings.sqlite_path, timeout=30, isolation_level=None,
+                                    check_same_thread=False)
+        self.wanted = threading.Event()
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, name="ledger-checkpoint", daemon=True)
+        self.thread.start()
+
+    def poke(self) -> None:
+        self.wanted.set()
+
+    def _run(self) -> None:
+        while True:
+            self.wanted.wait()
+            self.wanted.clear()
+            if self.stopping:
+                return
+            try:
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:
+                pass  # a checkpoint is an optimisation: the writer's own close does it anyway
+
+    def close(self) -> None:
+        self.stopping = True
+        self.wanted.set()
+        self.thread.join()
+        self.conn.close()

@@ -13,8 +13,9 @@ from typing import Any
 
 from ledger.settings import Settings
 from projections.database import connect
+from projections.schema import NAME
 
-STATE = "SELECT generation, position FROM ledger_projection WHERE name = 'read_models'"
+STATE = f"SELECT generation, position FROM ledger_projection WHERE name = '{NAME}'"
 
 
 @dataclass

@@ -43,7 +43,7 @@ COLUMNS = {
     "incidents": ("id", "case_id", "kind", "key", "status", "recorded_at", "recorded_by", "position",
                   "on_date", "precision", "on_start", "precision_rank", "place", "country", "note", "value",
                   "currency", "reason", "sources", "roles"),
-    "incident_roles": ("incident_id", "role", "entity_id", "case_id"),
+    "incident_roles": ("entity_id", "incident", "role"),
 }
 # an incident's columns that come from its fields (what an amendment rewrites)
 FIELD_COLUMNS = COLUMNS["incidents"][8:]
@@ -69,8 +69,9 @@ def incident_id(stream: str) -> str:
 
 
 class Projector:
-    def __init__(self, generation: int, paramstyle: str = "qmark"):
+    def __init__(self, generation: int, paramstyle: str = "qmark", before_lookup: Callable[[], None] | None = None):
         self.generation = generation
+        self.before_lookup = before_lookup  # a replay's fresh tables get their indexes then
         self.mark = "?" if paramstyle == "qmark" else "%s"
         self.refs: dict[str, str] = {}
         self.pending: dict[str, list[tuple]] = {name: [] for name in COLUMNS}
@@ -115,6 +116,9 @@ class Projector:
 
     def _execute(self, conn: Any, sql: str, params: tuple) -> list[tuple]:
         self.flush(conn)
+        if self.before_lookup is not None:
+            self.before_lookup()
+            self.before_lookup = None
         cursor = conn.cursor()
         try:
             cursor.execute(sql.replace("?", self.mark), params)
@@ -161,31 +165,33 @@ class Projector:
     # ------------------------------------------------------------------ incidents
 
     def _incident_recorded(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
-        ident, kind, case, fields = incident_id(stream), e["kind"], e["case"], e["fields"]
-        self.pending["incidents"].append(
-            (ident, case, kind, e["key"], "active", _when(e), e["actor"], position, *incident_row(kind, fields)))
-        self._write_roles(ident, case, kind, fields)
+        kind, fields = e["kind"], e["fields"]
+        self.pending["incidents"].append((incident_id(stream), e["case"], kind, e["key"], "active", _when(e),
+                                          e["actor"], position, *incident_row(kind, fields)))
+        self._write_roles(position, kind, fields)
 
     def _incident_amended(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
-        ident = incident_id(stream)
-        (kind, case, *current), = self._execute(
-            conn, f"SELECT kind, case_id, {', '.join(FIELD_COLUMNS)} FROM {self.t('incidents')} WHERE id = ?",
-            (ident,))
-        fields = {**stored_fields(dict(zip(FIELD_COLUMNS, current))), **e["changes"]}
+        (recorded, kind, *current), = self._execute(
+            conn, f"SELECT position, kind, {', '.join(FIELD_COLUMNS)} FROM {self.t('incidents')} WHERE id = ?",
+            (incident_id(stream),))
+        before = stored_fields(dict(zip(FIELD_COLUMNS, current)))
+        fields = {**before, **e["changes"]}
         assignments = ", ".join(f"{c} = ?" for c in FIELD_COLUMNS)
-        self._execute(conn, f"UPDATE {self.t('incidents')} SET status = 'amended', {assignments} WHERE id = ?",
-                      (*incident_row(kind, fields), ident))
+        self._execute(conn, f"UPDATE {self.t('incidents')} SET status = 'amended', {assignments} WHERE position = ?",
+                      (*incident_row(kind, fields), recorded))
         if set(e["changes"]) & set(INCIDENT_ROLES[kind]):
-            self._execute(conn, f"DELETE FROM {self.t('incident_roles')} WHERE incident_id = ?", (ident,))
-            self._write_roles(ident, case, kind, fields)
+            cursor = conn.cursor()
+            cursor.executemany(f"DELETE FROM {self.t('incident_roles')} WHERE entity_id = {self.mark} "
+                               f"AND incident = {self.mark} AND role = {self.mark}", _role_rows(recorded, kind, before))
+            cursor.close()
+            self._write_roles(recorded, kind, fields)
 
     def _incident_retracted(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
         self._execute(conn, f"UPDATE {self.t('incidents')} SET status = 'retracted' WHERE id = ?",
                       (incident_id(stream),))
 
-    def _write_roles(self, ident: str, case: str, kind: str, fields: dict[str, Any]) -> None:
-        self.pending["incident_roles"].extend(
-            (ident, role, ref, case) for role in INCIDENT_ROLES[kind] for ref in dict.fromkeys(fields.get(role) or ()))
+    def _write_roles(self, incident: int, kind: str, fields: dict[str, Any]) -> None:
+        self.pending["incident_roles"].extend(_role_rows(incident, kind, fields))
 
     # ------------------------------------------------------------------ stream lookups
 
@@ -200,6 +206,10 @@ class Projector:
             (ref,), = self._execute(conn, f"SELECT ref FROM {self.t('streams')} WHERE stream = ?", (stream,))
             self.refs[stream] = ref
         return ref
+
+
+def _role_rows(incident: int, kind: str, fields: dict[str, Any]) -> list[tuple]:
+    return [(ref, incident, role) for role in INCIDENT_ROLES[kind] for ref in dict.fromkeys(fields.get(role) or ())]
 
 
 def incident_row(kind: str, fields: dict[str, Any]) -> tuple:

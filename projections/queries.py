@@ -136,7 +136,7 @@ def entities(db: Db, kind: str | None = None) -> list[dict[str, Any]]:
     out = []
     if kind in (None, COUNTRY_KIND):
         codes = db.rows(f"SELECT DISTINCT r.entity_id FROM {db.t('incident_roles')} r "
-                        f"JOIN {db.t('incidents')} i ON i.id = r.incident_id WHERE i.status <> 'retracted'")
+                        f"JOIN {db.t('incidents')} i ON i.position = r.incident WHERE i.status <> 'retracted'")
         out += [{"id": c["entity_id"], "kind": COUNTRY_KIND, "name": country_name(c["entity_id"])}
                 for c in codes if is_country_ref(c["entity_id"])]
     if kind != COUNTRY_KIND:
@@ -168,7 +168,7 @@ def entity_show(db: Db, entity_id: str) -> dict[str, Any]:
                "identifiers": json.loads(row["identifiers"]), "country": row["country"], "merged_from": duplicates}
         group = [survivor, *duplicates]
     rows = db.rows(f"SELECT i.id, i.kind, i.case_id, r.role, i.on_date, i.precision, i.status "
-                   f"FROM {db.t('incidents')} i JOIN {db.t('incident_roles')} r ON r.incident_id = i.id "
+                   f"FROM {db.t('incidents')} i JOIN {db.t('incident_roles')} r ON r.incident = i.position "
                    f"WHERE r.entity_id IN (:group) ORDER BY i.on_start, i.precision_rank, i.position, r.role",
                    group=group)
     seen = set()
@@ -210,7 +210,7 @@ def timeline(db: Db, case: str | None = None, entity: str | None = None,
             if db.one(f"SELECT id FROM {db.t('entities')} WHERE id = :id", id=survivor) is None:
                 raise NotFound(f"no entity {entity}")
             group = [survivor, *merged_from(db, survivor)]
-        where.append(f"id IN (SELECT incident_id FROM {db.t('incident_roles')} WHERE entity_id IN (:group))")
+        where.append(f"position IN (SELECT incident FROM {db.t('incident_roles')} WHERE entity_id IN (:group))")
         params["group"] = group
     if not include_retracted:
         where.append("status <> 'retracted'")

@@ -16,7 +16,7 @@ from itertools import islice
 from typing import Any
 
 from ledger.settings import Settings
-from projections.database import connect, dialect
+from projections.database import Checkpointer, connect, dialect
 from projections.projector import Projector, Stored
 from projections.queries import Db
 from projections.schema import NAME, STATE_TABLE, drop_statements, index_statements, table_statements
@@ -139,13 +139,13 @@ class ReadModels:
         return bool(self._sql(f"SELECT 1 FROM {self.settings.events_table} WHERE {self.column} > ? "
                               f"AND {self.column} < ? LIMIT 1", (after, before)))
 
-    def _projector(self, generation: int) -> Projector:
-        return Projector(generation, "qmark" if self.dialect == "sqlite" else "format")
+    def _projector(self, generation: int, before_lookup: Callable[[], None] | None = None) -> Projector:
+        return Projector(generation, "qmark" if self.dialect == "sqlite" else "format", before_lookup)
 
     # ------------------------------------------------------------------ keeping up
 
     def ensure(self) -> None:
-        """Create the read-model tables on first use."""
+        """Create the read-model tables on first use, or when their layout has changed."""
         if self.ready:
             return
         try:
@@ -153,14 +153,19 @@ class ReadModels:
                 self._state()
             self.ready = True
             return
-        except Exception:  # no state table yet, or no row in it
+        except Exception:  # no state table yet, or no row of this version in it
             pass
         with self.writing():
             self._sql(STATE_TABLE)
             if not self._sql("SELECT 1 FROM ledger_projection WHERE name = ?", (NAME,)):
-                for statement in [*table_statements(1, self.dialect), *index_statements(1)]:
+                older = [row[0] for row in self._sql("SELECT generation FROM ledger_projection")]
+                generation = max(older, default=0) + 1
+                for statement in [*(s for g in older for s in drop_statements(g)), *drop_statements(generation),
+                                  *table_statements(generation, self.dialect), *index_statements(generation)]:
                     self._sql(statement)
-                self._sql("INSERT INTO ledger_projection (name, generation, position) VALUES (?, 1, 0)", (NAME,))
+                self._sql("DELETE FROM ledger_projection")
+                self._sql("INSERT INTO ledger_projection (name, generation, position) VALUES (?, ?, 0)",
+                          (NAME, generation))
         self.ready = True
 
     def behind(self) -> bool:
@@ -214,7 +219,8 @@ class ReadModels:
 
         Returns (events replayed, position). If anything fails, the fresh tables are dropped and
         the live read models stay as they were. The fresh tables get their secondary indexes
-        once they are full (one sort each, not an update per row).
+        once they are full (one sort each, not an update per row), or at the first event that
+        needs to find a row. A second connection checkpoints the write-ahead log meanwhile.
         """
         assert self.settings is not None
         self.ensure()
@@ -225,33 +231,46 @@ class ReadModels:
         with self.writing():
             for statement in [*drop_statements(fresh), *table_statements(fresh, self.dialect)]:
                 self._sql(statement)  # leftovers of a replay that died go first
-        projector = self._projector(fresh)
+        indexed = False
+
+        def index() -> None:  # once the tables are full, or when the projector must look something up
+            nonlocal indexed
+            if not indexed:
+                for statement in index_statements(fresh):
+                    self._sql(statement)
+                indexed = True
+
+        projector = self._projector(fresh, before_lookup=index)
         replayed, position = 0, 0
+        checkpointer = Checkpointer(self.settings) if self.dialect == "sqlite" else None
         try:
             while True:
                 with self.writing() as conn:
                     page = self._events(position, None, REPLAY_PAGE)
+                    if not page:
+                        # caught up with the log, under the write lock: index and swap in this transaction
+                        index()
+                        current, _ = self._state(lock=True)
+                        if current != live:
+                            raise RuntimeError("another replay swapped the read models meanwhile")
+                        self._move(position, generation=fresh)
+                        for statement in drop_statements(live):
+                            self._sql(statement)
+                        return replayed, position
                     for stored in page:
                         projector.apply(conn, stored)
                     projector.flush(conn)
-                    replayed += len(page)
-                    if progress:
-                        progress(replayed, total)
-                    if page:
-                        position = page[-1][0]
-                        continue
-                    # caught up with the log, under the write lock: index and swap in this transaction
-                    for statement in index_statements(fresh):
-                        self._sql(statement)
-                    current, _ = self._state(lock=True)
-                    if current != live:
-                        raise RuntimeError("another replay swapped the read models meanwhile")
-                    self._move(position, generation=fresh)
-                    for statement in drop_statements(live):
-                        self._sql(statement)
-                    return replayed, position
+                position = page[-1][0]
+                replayed += len(page)
+                if progress:
+                    progress(replayed, total)
+                if checkpointer:
+                    checkpointer.poke()
         except BaseException:
             with self.writing():
                 for statement in drop_statements(fresh):
                     self._sql(statement)
             raise
+        finally:
+            if checkpointer:
+                checkpointer.close()

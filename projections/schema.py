@@ -5,15 +5,19 @@ builds the next generation beside the live one and swaps it in by moving one poi
 `ledger_projection`, in the same transaction that drops the old tables, so readers see either
 the old read models or the new ones, never a half-built set.
 
-The tables were first declared as SQLAlchemy Core tables; these statements are what SQLAlchemy
-compiled them to, and ledgers made then read on unchanged. They are written out because every
+The tables were first declared as SQLAlchemy Core tables. They are plain SQL now because every
 bulk command creates tables (an import into a new ledger, a replay), and importing SQLAlchemy
 costs such a command 0.16-0.25 s on this machine, more than its whole start-up otherwise.
+
+The read models' layout has a version, part of the name of their row in `ledger_projection`. A
+ledger whose read models have another version gets new ones, built from the log by the next
+catch-up, and the old tables are dropped: read models are derived data, never migrated.
 """
 
 from __future__ import annotations
 
-NAME = "read_models"
+VERSION = 2
+NAME = f"read_models.v{VERSION}"
 
 STATE_TABLE = """CREATE TABLE IF NOT EXISTS ledger_projection (
     name VARCHAR(40) NOT NULL PRIMARY KEY,
@@ -65,8 +69,10 @@ TABLES = {
     merged_into VARCHAR(80),
     merge_reason TEXT,
     position INTEGER NOT NULL)""",
+    # keyed by position (the position of the event that recorded the incident): in SQLite the
+    # rowid itself, which the role links join on
     "incidents": """(
-    id VARCHAR(36) NOT NULL PRIMARY KEY,
+    id VARCHAR(36) NOT NULL,
     case_id VARCHAR(80) NOT NULL,
     kind VARCHAR(20) NOT NULL,
     "key" TEXT,
@@ -85,20 +91,21 @@ TABLES = {
     roles TEXT NOT NULL,
     recorded_at VARCHAR(40),
     recorded_by TEXT,
-    position INTEGER NOT NULL)""",
+    position INTEGER NOT NULL PRIMARY KEY)""",
+    # who took part in which incident, in which role: looked up by entity
     "incident_roles": """(
-    incident_id VARCHAR(36) NOT NULL,
-    role VARCHAR(20) NOT NULL,
     entity_id VARCHAR(80) NOT NULL,
-    case_id VARCHAR(80) NOT NULL,
-    PRIMARY KEY (incident_id, role, entity_id)){without_rowid}""",
+    incident INTEGER NOT NULL,
+    role VARCHAR(20) NOT NULL,
+    PRIMARY KEY (entity_id, incident, role)){without_rowid}""",
 }
 
-# secondary indexes: a replay creates them once the fresh tables are full (one sort each)
+# secondary indexes: a replay creates them once the fresh tables are full (one sort each), or as
+# soon as it has to look an incident up (an amendment)
 INDEXES = {
-    "incidents_case": "incidents (case_id)",
-    "incidents_order": "incidents (on_start, precision_rank, position)",
-    "roles_entity": "incident_roles (entity_id)",
+    "incidents_id": "UNIQUE INDEX {p}incidents_id ON {p}incidents (id)",
+    "incidents_case": "INDEX {p}incidents_case ON {p}incidents (case_id)",
+    "incidents_order": "INDEX {p}incidents_order ON {p}incidents (on_start, precision_rank, position)",
 }
 
 
@@ -113,8 +120,7 @@ def table_statements(generation: int, dialect: str) -> list[str]:
 
 
 def index_statements(generation: int) -> list[str]:
-    p = prefix(generation)
-    return [f"CREATE INDEX {p}{name} ON {p}{target}" for name, target in INDEXES.items()]
+    return ["CREATE " + index.format(p=prefix(generation)) for index in INDEXES.values()]
 
 
 def drop_statements(generation: int) -> list[str]:

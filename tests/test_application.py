@@ -131,6 +131,28 @@ def test_replay_swaps_in_a_new_generation_and_drops_the_old(ledger):
     assert any(n.startswith("rm2_") for n in names) and not any(n.startswith("rm1_") for n in names)
 
 
+def test_read_models_of_an_older_layout_are_rebuilt_from_the_log(ledger, settings):
+    from projections.readmodels import ReadModels
+    from projections.schema import NAME
+
+    app, rm = ledger
+    import_lines(app, STORY.read_text().splitlines(), "tester")
+    before = [_read(rm, app, *read) for read in (("cases",), ("timeline", None, None, True), ("case_show", "chiba-lexus"))]
+    with rm.writing():  # as an earlier version of the ledger left them
+        rm._sql("UPDATE ledger_projection SET name = 'read_models' WHERE name = ?", (NAME,))
+    newer = ReadModels(settings)
+    try:
+        after = [_read(newer, app, *read) for read in (("cases",), ("timeline", None, None, True),
+                                                       ("case_show", "chiba-lexus"))]
+        assert after == before
+        names = _table_names(newer)
+        assert any(n.startswith("rm2_") for n in names) and not any(n.startswith("rm1_") for n in names)
+        with newer.reading() as (_db, position):
+            assert position == app.recorder.max_notification_id()
+    finally:
+        newer.close()
+
+
 def test_a_failed_replay_leaves_the_live_read_models(ledger, monkeypatch):
     app, rm = ledger
     import_lines(app, STORY.read_text().splitlines(), "tester")
