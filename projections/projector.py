@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -212,13 +213,21 @@ def _role_rows(incident: int, kind: str, fields: dict[str, Any]) -> list[tuple]:
     return [(ref, incident, role) for role in INCIDENT_ROLES[kind] for ref in dict.fromkeys(fields.get(role) or ())]
 
 
+_RANK = {precision: rank for rank, precision in enumerate(PRECISIONS)}
+_start = lru_cache(maxsize=4096)(range_start)  # the same dates come again and again
+
+
 def incident_row(kind: str, fields: dict[str, Any]) -> tuple:
     """The values of an incident's FIELD_COLUMNS, from its stored fields."""
     get = fields.get
     on, precision = fields["on"], fields["precision"]
-    roles = {role: list(get(role)) for role in INCIDENT_ROLES[kind] if get(role)}
-    return (on, precision, range_start(on, precision), PRECISIONS.index(precision), get("place"), get("country"),
-            get("note"), get("value"), get("currency"), get("reason"), _dumps(get("sources") or []), _dumps(roles))
+    roles = {}
+    for role in INCIDENT_ROLES[kind]:
+        refs = get(role)
+        if refs:
+            roles[role] = refs
+    return (on, precision, _start(on, precision), _RANK[precision], get("place"), get("country"), get("note"),
+            get("value"), get("currency"), get("reason"), _dumps(get("sources") or []), _dumps(roles))
 
 
 def stored_fields(row: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ class ReadModels:
         self.mark = "?" if self.dialect == "sqlite" else "%s"
         self.column = "rowid" if self.dialect == "sqlite" else "notification_id"
         self.ready = False
+        self.checkpointer: Checkpointer | None = None
 
     @classmethod
     def as_of(cls, app: Any, position: int) -> ReadModels:
@@ -56,7 +57,17 @@ class ReadModels:
         return read_models
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.conn.close()
+
+    def _written(self) -> None:
+        """After a bulk write's commit (a replay's page, an import's batch): on SQLite, have the
+        write-ahead log checkpointed on a second core meanwhile."""
+        if self.dialect == "sqlite" and self.settings is not None:
+            if self.checkpointer is None:
+                self.checkpointer = Checkpointer(self.settings)
+            self.checkpointer.poke()
 
     # ------------------------------------------------------------------ transactions
 
@@ -212,6 +223,7 @@ class ReadModels:
                 projector.flush(conn)
                 self._move(page[-1][0])
                 applied += len(page)
+            self._written()
         return applied
 
     def replay(self, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
@@ -242,7 +254,6 @@ class ReadModels:
 
         projector = self._projector(fresh, before_lookup=index)
         replayed, position = 0, 0
-        checkpointer = Checkpointer(self.settings) if self.dialect == "sqlite" else None
         try:
             while True:
                 with self.writing() as conn:
@@ -264,13 +275,9 @@ class ReadModels:
                 replayed += len(page)
                 if progress:
                     progress(replayed, total)
-                if checkpointer:
-                    checkpointer.poke()
+                self._written()
         except BaseException:
             with self.writing():
                 for statement in drop_statements(fresh):
                     self._sql(statement)
             raise
-        finally:
-            if checkpointer:
-                checkpointer.close()
