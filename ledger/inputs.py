@@ -13,7 +13,16 @@ import orjson
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from ledger.codes import EVENT_CODES
 from ledger.errors import InvalidInput
@@ -31,13 +40,11 @@ from ledger.values import (
 )
 
 
-def _text(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
-
 def _optional_text(value: Any) -> Any:
-    value = _text(value)
-    return None if value == "" else value
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
 
 
 def _date_text(value: Any) -> str:
@@ -45,7 +52,7 @@ def _date_text(value: Any) -> str:
 
 
 Id = Annotated[str, AfterValidator(check_id)]
-Text = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=10_000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
 OptText = Annotated[Annotated[str, Field(max_length=10_000)] | None, BeforeValidator(_optional_text)]
 EntityRef = Annotated[str, AfterValidator(check_entity_ref)]
 Country = Annotated[str, AfterValidator(check_country)]
@@ -88,7 +95,7 @@ class Op(BaseModel):
         """The validated field values. They are JSON values already (the validators normalise
         dates, codes and amounts to str and numbers), so this is model_dump without its cost.
         (Not cached: model_copy(update=...) would carry a cache over with the old values.)"""
-        fields = type(self).model_fields
+        fields = self.__pydantic_fields__
         return {name: list(value) if type(value) is list else dict(value) if type(value) is dict else value
                 for name, value in self.__dict__.items() if name in fields and name not in exclude}
 
@@ -193,15 +200,19 @@ class Record(Op):
         return self
 
     NOT_DATA: ClassVar[frozenset[str]] = frozenset({"key", "id", "cameo", "plover", "plover_mode"})
-    NOT_STORED: ClassVar[frozenset[str]] = NOT_DATA | {"case"}
 
     def data(self) -> dict[str, Any]:
+        return dict(self._data)
+
+    @cached_property
+    def _data(self) -> dict[str, Any]:  # what the digest and the stored fields are made from
         return self.values(self.NOT_DATA)
 
     @cached_property
     def stored_fields(self) -> dict[str, Any]:
         """The incident's stored fields: roles under their role name, each a list of ids."""
-        out = self.values(self.NOT_STORED)
+        out = dict(self._data)
+        del out["case"]
         out["precision"] = parse_date(self.on).precision
         for role, name in self.roles.items():
             value = out.pop(name)
