@@ -92,9 +92,15 @@ def _entity_names(db: Db, ids: set[str]) -> dict[str, tuple[str, str]]:
 
 
 def survivors_of(db: Db, ids: set[str]) -> dict[str, str]:
-    """Each id to the entity it was (eventually) merged into, or itself."""
-    merged = {r["id"]: r["merged_into"] for r in db.rows(
-        f"SELECT id, merged_into FROM {db.t('entities')} WHERE merged_into IS NOT NULL")} if ids else {}
+    """Each id to the entity it was (eventually) merged into, or itself. Looks up only these
+    ids and their merge chains: a read does not grow with the ledger."""
+    merged: dict[str, str] = {}
+    frontier = {i for i in ids if not is_country_ref(i)}
+    while frontier:
+        rows = db.rows(f"SELECT id, merged_into FROM {db.t('entities')} WHERE id IN (:ids) AND merged_into IS NOT NULL",
+                       ids=sorted(frontier))
+        merged.update((r["id"], r["merged_into"]) for r in rows)
+        frontier = {r["merged_into"] for r in rows} - set(merged)
     out = {}
     for i in ids:
         seen, current = {i}, i

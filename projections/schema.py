@@ -106,6 +106,7 @@ INDEXES = {
     "incidents_id": "UNIQUE INDEX {p}incidents_id ON {p}incidents (id)",
     "incidents_case": "INDEX {p}incidents_case ON {p}incidents (case_id)",
     "incidents_order": "INDEX {p}incidents_order ON {p}incidents (on_start, precision_rank, position)",
+    "entities_merged": "INDEX {p}entities_merged ON {p}entities (merged_into)",
 }
 
 
