@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,14 +86,18 @@ class Settings:
             raise NoDatabase(f"no ledger at {self.db}: record something first, or give --db")
 
     def _postgres_exists(self) -> bool:
+        with self.connect_postgres() as con:
+            row = con.execute("SELECT to_regclass(%s)", (f"public.{PG_EVENTS_TABLE}",)).fetchone()
+            return row is not None and row[0] is not None
+
+    def connect_postgres(self) -> Any:
+        """A psycopg connection to the ledger's PostgreSQL database; unreachable, a clear error."""
         import psycopg
 
         pg = self.postgres
         try:
-            with psycopg.connect(dbname=pg["dbname"], host=pg["host"], port=pg["port"], user=pg["user"],
-                                 password=pg["password"] or None, connect_timeout=10) as con:
-                row = con.execute("SELECT to_regclass(%s)", (f"public.{PG_EVENTS_TABLE}",)).fetchone()
-                return row is not None and row[0] is not None
+            return psycopg.connect(dbname=pg["dbname"], host=pg["host"], port=pg["port"], user=pg["user"],
+                                   password=pg["password"] or None, connect_timeout=10)
         except psycopg.OperationalError as error:
             raise NoDatabase(f"cannot reach the ledger at {pg['host']}:{pg['port']}/{pg['dbname']}: "
                              f"{str(error).strip().splitlines()[0]}") from None

@@ -32,11 +32,7 @@ def connect(settings: Settings | None, read_only: bool = False) -> Any:
         for pragma in SQLITE_PRAGMAS:
             conn.execute(pragma)
         return conn
-    import psycopg
-
-    pg = settings.postgres
-    return psycopg.connect(dbname=pg["dbname"], host=pg["host"], port=pg["port"], user=pg["user"],
-                           password=pg["password"] or None)
+    return settings.connect_postgres()
 
 
 def dialect(conn: Any) -> str:
