@@ -48,12 +48,6 @@ class Settings:
         return Path(rest[1:]).expanduser().resolve()
 
     @property
-    def sqlalchemy_url(self) -> str:
-        if self.backend == "sqlite":
-            return f"sqlite:///{self.sqlite_path}"
-        return "postgresql+psycopg://" + self.db.split("://", 1)[1]  # never psycopg2
-
-    @property
     def postgres(self) -> dict[str, str]:
         """The connection parts of a postgresql:// URL."""
         from urllib.parse import unquote, urlsplit

@@ -175,6 +175,19 @@ def test_help_does_not_import_the_heavy_modules(args):
     assert out.stdout.splitlines()[-1] == ""  # none of the heavy modules was imported
 
 
+@pytest.mark.parametrize("args", [["case", "show", "chiba-lexus", "--json"], ["timeline", "--json"], ["replay"]])
+def test_reads_of_an_up_to_date_ledger_and_replay_need_neither_the_domain_nor_pydantic(story, args):
+    story("cases")  # up to date
+    code = ("import sys; from commands.cli import cli\n"
+            f"try: cli.main(['--db', {str(story.db)!r}, *{args!r}], prog_name='ledger')\n"
+            "except SystemExit as exit: assert not exit.code, exit.code\n"
+            "heavy = [m for m in ('sqlalchemy', 'eventsourcing', 'pydantic', 'ledger.aggregates') if m in sys.modules]\n"
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == ""  # none of them was imported
+
+
 def test_copy_keeps_the_chain_the_head_and_every_answer(story, tmp_path):
     from tests.conftest import Runner
 
