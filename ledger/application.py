@@ -44,6 +44,27 @@ class Outcome:
 _UNKNOWN = object()
 
 
+class Settled:
+    """The incidents a bulk import has recorded (in its unit, not yet stored) and let go of: 16
+    bytes of each one's digest, enough to recognise its key again further down the file (same
+    data: skipped; other data: a bad line) while the memory per incident stays small."""
+
+    def __init__(self) -> None:
+        self.digests: dict[int, bytes] = {}
+
+    def add(self, incident_id: UUID, digest: str) -> None:
+        self.digests[incident_id.int] = bytes.fromhex(digest[:32])
+
+    def seen(self, incident_id: UUID, digest: str) -> bool:
+        """True when this incident was settled with the same data; refused with other data."""
+        settled = self.digests.get(incident_id.int)
+        if settled is None:
+            return False
+        if settled != bytes.fromhex(digest[:32]):
+            raise AlreadyExists("this incident's key was recorded with other data earlier in the file")
+        return True
+
+
 class Unit:
     """The aggregates and new events of one command or one import."""
 
@@ -53,7 +74,7 @@ class Unit:
         self.created: dict[UUID, Any] = {}  # incidents recorded here, as their event, built when wanted
         self.events: list[Any] = []
         self.recorded: list[tuple[int, str, str, bytes]] = []
-        self.settled: dict[UUID, Any] = {}  # incidents an import validated and let go (importer.Settled)
+        self.settled = Settled()  # incidents an import validated and let go
         self.skipped = 0  # lines an import found already stored
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
@@ -284,7 +305,9 @@ class Ledger(Application):
         incident_id = self._incident_id_of(op)
         # A repeated key is recognised before any other rule, so re-recording succeeds even
         # when the case has since been closed.
-        existing = unit.settled.get(incident_id) or unit.get(Incident, incident_id)
+        if unit.settled.seen(incident_id, op.digest()):
+            return Outcome(str(incident_id), skipped=True)
+        existing = unit.get(Incident, incident_id)
         if existing is not None:
             if existing.kind != op.kind or existing.case != op.case:
                 raise AlreadyExists(f"incident {op.key or op.id} was already recorded with other data")

@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger import inputs as m
 from ledger.bulk import paused_gc
-from ledger.errors import AlreadyExists, ImportRejected, InvalidInput, LedgerError, Refused
+from ledger.errors import ImportRejected, InvalidInput, LedgerError, Refused
 from ledger.values import as_incident_id, incident_id_for_key
 
 ADDS = ("source.add", "entity.add", "case.open")
@@ -55,21 +55,6 @@ def with_key(op: m.Op, identical: Counter[str]) -> m.Op:
     if isinstance(op, m.Record):
         return op if op.id is not None else op.model_copy(update={"id": incident_id_for_key(derived)})
     return op.model_copy(update={"key": derived})
-
-
-class Settled:
-    """What validation keeps of an incident this file creates and no later line corrects: enough
-    to recognise the same key again in the file (same data: skipped; other data: a bad line)."""
-
-    __slots__ = ("kind", "case", "digest")
-
-    def __init__(self, kind: str, case: str, digest: str):
-        self.kind, self.case, self.digest = kind, case, bytes.fromhex(digest[:32])
-
-    def same_as(self, digest: str) -> bool:
-        if self.digest != bytes.fromhex(digest[:32]):
-            raise AlreadyExists("this incident's key was recorded with other data earlier in the file")
-        return True
 
 
 def import_lines(app, lines: Iterable[str] | Callable[[], Iterable[str]], actor: str,
@@ -148,7 +133,7 @@ def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill
                 unit.loaded.pop(incident_id, None)
                 unit.created.pop(incident_id, None)
                 if not outcome.skipped:
-                    unit.settled[incident_id] = Settled(op.kind, op.case, op.digest())
+                    unit.settled.add(incident_id, op.digest())
             if not problems:  # once a line is bad nothing will be stored: stop spilling
                 spill.write(orjson.dumps([lineno, outcome.skipped, events, op.key, getattr(op, "id", None), line])
                             + b"\n")

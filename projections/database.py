@@ -16,7 +16,7 @@ from ledger.settings import Settings
 # so their connection does not wait for the disk at each commit (in WAL mode the database itself
 # stays consistent). A bounded page cache, the same at every ledger size, and checkpoints every
 # 40 MB rather than every 4 MB, for the bulk writes of an import or a replay.
-SQLITE_PRAGMAS = ("PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-16384", "PRAGMA wal_autocheckpoint=10000")
+SQLITE_PRAGMAS = ("PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-8192", "PRAGMA wal_autocheckpoint=10000")
 
 
 def connect(settings: Settings | None, read_only: bool = False) -> Any:

@@ -88,6 +88,23 @@ def test_a_bad_line_rejects_the_whole_file(ledger):
     assert app.recorder.max_notification_id() is None
 
 
+def test_a_key_repeated_further_down_the_file_is_skipped_or_refused(ledger):
+    app, rm = ledger
+    setup = STORY.read_text().splitlines()[:14]  # sources, entities and the case
+    raid = {"op": "record.raid", "key": "raid-1", "case": "chiba-lexus", "on": "2023-12-07",
+            "sources": ["asahi-2023-12-07"], "authority": "JP", "target": "JP"}
+    # 2,000 lines apart: the first is long settled (let go of) when the second is checked
+    filler = [json.dumps({**raid, "key": f"other-{n}"}) for n in range(2000)]
+    result = import_lines(app, [*setup, json.dumps(raid), *filler, json.dumps(raid)], "tester")
+    assert (result.imported, result.skipped) == (14 + 1 + 2000, 1)
+    head = app.recorder.max_notification_id()
+    other = [json.dumps({**raid, "key": "raid-2"}), *filler[:5], json.dumps({**raid, "key": "raid-2", "on": "2023-12"})]
+    with pytest.raises(ImportRejected) as rejected:
+        import_lines(app, other, "tester")
+    assert rejected.value.problems == [(7, "this incident's key was recorded with other data earlier in the file")]
+    assert app.recorder.max_notification_id() == head  # nothing of the file was stored
+
+
 def test_identical_status_lines_count_by_their_place_in_the_file(ledger):
     app, rm = ledger
     import_lines(app, STORY.read_text().splitlines(), "tester")
