@@ -41,7 +41,8 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
         ).format(table=table)
         self.sealed_insert = SQL(
             "INSERT INTO {table} (originator_id, originator_version, topic, state, hash) "
-            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::text[]) "
+            # %b: the arrays go in binary, without text-escaping every element
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], %b::text[]) "
             "RETURNING notification_id"
         ).format(table=table)
         self.head_statement = SQL("SELECT hash FROM {table} ORDER BY notification_id DESC LIMIT 1").format(table=table)

@@ -139,10 +139,12 @@ class ReadModels:
         if upto is not None:
             sql += f" AND {column} <= ?"
             params += (upto,)
-        rows = self._sql(f"{sql} ORDER BY {column} LIMIT {int(limit)}", params)
+        sql = f"{sql} ORDER BY {column} LIMIT {int(limit)}"
         if self.dialect == "sqlite":
-            return [Stored(*row) for row in rows]
-        return [Stored(p, o.hex, t, bytes(s)) for p, o, t, s in rows]
+            return [Stored(*row) for row in self._sql(sql, params)]
+        # binary results: the states come back as they are, not hex-encoded and decoded again
+        with self.conn.execute(sql.replace("?", self.mark), params, binary=True) as cursor:
+            return [Stored(p, o.hex, t, bytes(s)) for p, o, t, s in cursor.fetchall()]
 
     def _gap(self, after: int, before: int) -> bool:
         """Whether any event lies strictly between two positions (PostgreSQL's ids may skip)."""
