@@ -74,10 +74,12 @@ class Progress:
         self.shown = False
 
     def __call__(self, done: int, total: int | None = None, phase: str | None = None) -> None:
+        if not self.enabled:
+            return
         now = self.clock()
         if phase is not None and phase != getattr(self, "phase", None):
             self.phase, self.started = phase, now  # a new phase: its own rate
-        if not self.enabled or (now - self.last < 0.1 and done != total):
+        if now - self.last < 0.1 and done != total:
             return
         self.last, self.shown = now, True
         rate = done / max(now - self.started, 1e-9)

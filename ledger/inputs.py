@@ -87,7 +87,9 @@ def canonical_digest(op: str, data: dict[str, Any]) -> str:
 class Op(BaseModel):
     """An operation; `key` is its idempotency key in an import (any line may carry one)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a model's validator is built when it is first used, not at start-up (a command
+    # uses one or two of them; building all cost every process about 0.1 s)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     op: ClassVar[str]
     key: OptText = None
 
