@@ -88,6 +88,9 @@ class ReadModels:
         try:
             if write and self.dialect == "postgresql":
                 self._sql("SELECT pg_advisory_xact_lock(?)", (PROJECTION_LOCK,))
+                # derived data, its position in the same transaction: a commit lost in a crash
+                # is redone by the next catch-up, so it need not wait for the disk
+                self._sql("SET LOCAL synchronous_commit = off")
             yield self.conn
         except BaseException:
             self.conn.rollback()
@@ -250,6 +253,8 @@ class ReadModels:
         def index() -> None:  # once the tables are full, or when the projector must look something up
             nonlocal indexed
             if not indexed:
+                if self.dialect == "postgresql":
+                    self._sql("SET LOCAL maintenance_work_mem = '128MB'")  # sorts in memory
                 for statement in index_statements(fresh):
                     self._sql(statement)
                 indexed = True
