@@ -8,7 +8,8 @@ For each size it writes an import file with ../shared/bench/genload.py, measures
 (an executemany of the lines into a plain sqlite3 table in one transaction, then a select and
 json.loads of them back), and for each backend, with the installed `ledger` command:
 import + first read, replay, `ledger --help` (median of 5), `case show` (median of 5) on the loaded
-ledger and on a 300-incident one, and the peak memory (max RSS) of import and replay. Ratios are
+ledger and on a 300-incident one, and the peak memory (max RSS) of import and replay; and, for
+reference, the time to validate the lines with the input models alone. Ratios are
 wall time less the CLI's start-up (the --help median), over the baseline, as in cli_perf.py.
 Targets: import <= 12x, replay <= 4x, --help < 0.3 s, case show < 0.5 s and <= 1.5x the small
 ledger, peak memory at the largest size <= 1.3x the smallest. It prints a table and writes JSON.
@@ -47,6 +48,25 @@ def raw_baseline(lines: list[str], db: Path) -> tuple[float, float]:
     con.close()
     assert len(rows) == len(lines)
     return insert, read
+
+
+def validation_floor(load: Path) -> float:
+    """Seconds to parse and validate every line with the input models alone, in a fresh process
+    (best of three): what no import can go below, however lean the rest of it."""
+    code = f"""
+import sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from ledger.importer import parse_line
+lines = open({str(load)!r}).read().splitlines()
+best = None
+for _ in range(3):
+    t = time.perf_counter()
+    for line in lines:
+        parse_line(line)
+    best = min(best or 1e9, time.perf_counter() - t)
+print(best)
+"""
+    return float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
 
 
 def run(args: list[str], db: str, work: Path) -> tuple[float, int, str]:
@@ -142,9 +162,13 @@ def main() -> int:
         subprocess.run([sys.executable, str(GENLOAD), str(size), str(load)], check=True, capture_output=True)
         lines = load.read_text().splitlines()
         raw_insert, raw_read = raw_baseline(lines, work / f"raw{size}.db")
+        floor = validation_floor(load)
+        print(f"at {size}: validating the lines alone takes {floor:.2f} s, {floor / raw_insert:.1f}x the raw insert",
+              file=sys.stderr)
         for backend in opts.backends.split(","):
             r = measure(opts.ledger, backend, load, small, work, opts)
-            r.update(size=size, lines=len(lines), raw_insert_s=raw_insert, raw_read_s=raw_read)
+            r.update(size=size, lines=len(lines), raw_insert_s=raw_insert, raw_read_s=raw_read,
+                     validation_only_s=floor)
             r["import_x"] = max(r["import_s"] + r["first_read_s"] - 2 * r["help_s"], 1e-9) / raw_insert
             r["replay_x"] = max(r["replay_s"] - r["help_s"], 1e-9) / raw_read
             r["show_vs_small"] = r["case_show_s"] / r["case_show_small_s"]
