@@ -73,6 +73,9 @@ class Unit:
         self.loaded: dict[UUID, Aggregate | None] = {}
         self.created: dict[UUID, Any] = {}  # incidents recorded here, as their event, built when wanted
         self.events: list[Any] = []
+        # streams a rule read, each at the version it saw, checked again under the write lock when
+        # the events are stored: (index of the first event that relied on it, stream, version)
+        self.preconditions: list[tuple[int, str, int]] = []
         self.recorded: list[tuple[int, str, str, bytes]] = []
         self.settled = Settled()  # incidents an import validated and let go
         self.skipped = 0  # lines an import found already stored
@@ -101,6 +104,11 @@ class Unit:
         if unknown:
             present = self.app.recorder.existing_streams(unknown)
             self.loaded.update((i, None) for i in unknown if i not in present)
+
+    def relies_on(self, aggregate: Aggregate) -> None:
+        """The next event is allowed by this aggregate's state as it is now: it is stored only if
+        no other writer has changed the aggregate meanwhile."""
+        self.preconditions.append((len(self.events), aggregate.id.hex, aggregate.version))
 
     def add(self, aggregate: Aggregate) -> None:
         self.loaded[aggregate.id] = aggregate
@@ -142,8 +150,8 @@ class Ledger(Application):
         # The event store itself: Application.save would only wrap these events in a processing
         # event (checking each against a runtime Protocol, slow in bulk) for snapshots and
         # notifications this application does not use.
-        recordings = self.events.put(unit.events)
-        unit.events = []
+        recordings = self.events.put(unit.events, preconditions=unit.preconditions)
+        unit.events, unit.preconditions = [], []
         unit.recorded = [(n.id, UUID(str(n.originator_id)).hex, n.topic, n.state)
                          for n in (r.notification for r in recordings)]
         return [position for position, *_ in unit.recorded]
@@ -313,7 +321,9 @@ class Ledger(Application):
                 raise AlreadyExists(f"incident {op.key or op.id} was already recorded with other data")
             existing.same_as(op.digest())
             return Outcome(str(incident_id), skipped=True)
-        self._case(unit, op.case).check_accepts_incidents()
+        case = self._case(unit, op.case)
+        case.check_accepts_incidents()
+        unit.relies_on(case)  # a close by another writer before this is stored makes it try again
         self._check_refs(unit, op.role_refs(), op.sources)
         recorded = Incident.recorded(incident_id, case=op.case, kind=op.kind, key=op.key, fields=op.fields(),
                                      digest=op.digest(), actor=actor)

@@ -127,7 +127,8 @@ def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill
                 problems.append((lineno, str(error)))
                 continue
             events = [_encoded(encode(e)) for e in unit.events]
-            unit.events.clear()
+            preconditions = unit.preconditions  # their indexes count from this line's first event
+            unit.events, unit.preconditions = [], []
             if isinstance(op, m.Record) and (incident_id := _incident_uuid(outcome)) not in corrected:
                 # let go of the incident; a new one leaves a marker (a stored one can be read again)
                 unit.loaded.pop(incident_id, None)
@@ -135,8 +136,8 @@ def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill
                 if not outcome.skipped:
                     unit.settled.add(incident_id, op.digest())
             if not problems:  # once a line is bad nothing will be stored: stop spilling
-                spill.write(orjson.dumps([lineno, outcome.skipped, events, op.key, getattr(op, "id", None), line])
-                            + b"\n")
+                spill.write(orjson.dumps([lineno, outcome.skipped, events, op.key, getattr(op, "id", None), line,
+                                          preconditions]) + b"\n")
     return problems
 
 
@@ -160,15 +161,20 @@ def _store(app, spill: IO[bytes], actor: str, size: int, total: int, report: Cal
     done = 0
     for chunk in _chunks(spill, size):
         lines = [orjson.loads(raw) for raw in chunk]
-        events = [e for line in lines for e in line[2]]
+        events, preconditions = [], []
+        for line in lines:
+            preconditions.extend((len(events) + index, stream, version) for index, stream, version in line[6])
+            events.extend(line[2])
         try:
             positions = app.recorder.insert_events(
-                [StoredEvent(e[0], e[1], e[2], e[3].encode()) for e in events]) if events else []
+                [StoredEvent(e[0], e[1], e[2], e[3].encode()) for e in events],
+                preconditions=preconditions) if events else []
             recorded = [(p, e[0], e[2], e[3]) for p, e in zip(positions or [], events, strict=True)]
             skipped = sum(1 for line in lines if line[1])
         except IntegrityError:
-            # another writer stored on the same records since pass 1: this batch is checked
-            # again against what is stored now (a repeated line then becomes a no-op)
+            # another writer stored on the same records, or changed one a rule relied on, since
+            # pass 1: this batch is checked again against what is stored now (a repeated line
+            # then becomes a no-op, a record on a case closed meanwhile a refusal)
             ops = [(line[0], _op_again(line)) for line in lines]
             unit = app.retrying(lambda: _store_batch(app, ops, actor))
             recorded, skipped = unit.recorded, unit.skipped
@@ -185,7 +191,7 @@ def _store(app, spill: IO[bytes], actor: str, size: int, total: int, report: Cal
 
 def _op_again(spilled: list) -> m.Op:
     """A spilled line's op as pass 1 ran it: parsed again, with the key (or incident id) it had."""
-    _lineno, _skipped, _events, key, ident, line = spilled
+    _lineno, _skipped, _events, key, ident, line, _preconditions = spilled
     op = parse_line(line)
     update = {name: value for name, value in (("key", key), ("id", ident))
               if value is not None and getattr(op, name, None) != value}

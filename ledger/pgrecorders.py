@@ -11,7 +11,7 @@ from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicatio
 from psycopg.sql import SQL, Identifier
 
 from ledger.chain import GENESIS
-from ledger.recorders import ChainReads, seal
+from ledger.recorders import ChainReads, Precondition, check_preconditions, seal
 
 
 STORE_DDL_LOCK = 0x1ED6E401  # a PostgreSQL advisory lock of the ledger's own
@@ -45,18 +45,28 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
             "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], %b::text[]) "
             "RETURNING notification_id"
         ).format(table=table)
+        self.versions_statement = SQL(
+            "SELECT originator_id, MAX(originator_version) AS version FROM {table} "
+            "WHERE originator_id = ANY(%s) GROUP BY originator_id"
+        ).format(table=table)
         self.head_statement = SQL("SELECT hash FROM {table} ORDER BY notification_id DESC LIMIT 1").format(table=table)
 
     @property
     def _table(self) -> str:
         return f'"{self.datastore.schema}"."{self.events_table_name}"'
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+    def insert_events(self, stored_events: Sequence[StoredEvent], preconditions: Sequence[Precondition] = (),
+                      **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return None
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             for statement in self.lock_table_statements:  # the library's: lock timeout, EXCLUSIVE lock
                 curs.execute(statement)
+            if preconditions:
+                streams = sorted({_uuid(stream) for _, stream, _ in preconditions})
+                curs.execute(self.versions_statement, (streams,))
+                check_preconditions(stored_events, preconditions,
+                                    {r["originator_id"].hex: r["version"] for r in curs.fetchall()})
             curs.execute(self.head_statement)
             row = curs.fetchone()
             hashes = seal(row["hash"] if row else GENESIS, stored_events)

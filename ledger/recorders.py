@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing.sqlite import (
     SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
@@ -38,6 +38,27 @@ def seal(previous: str, stored_events: Sequence[StoredEvent]) -> list[str]:
         previous = link(previous, s.originator_id, s.originator_version, s.topic, s.state)
         hashes.append(previous)
     return hashes
+
+
+Precondition = tuple[int, str, int]  # (index in the batch, stream, version the stream must be at)
+
+
+def check_preconditions(stored_events: Sequence[StoredEvent], preconditions: Sequence[Precondition],
+                        stored_versions: dict[str, int]) -> None:
+    """Under the write lock, before a batch is inserted: each stream a rule read must still be at
+    the version the rule saw, counting the batch's own earlier events on it. Another writer's
+    change in between (a case closed while an incident was being recorded on it) makes the whole
+    batch fail as a conflict, and the writer checks its rules again against what is stored now."""
+    wanted: dict[int, list[tuple[str, int]]] = {}
+    for index, stream, version in preconditions:
+        wanted.setdefault(index, []).append((stream, version))
+    current = dict(stored_versions)
+    for index, event in enumerate(stored_events):
+        for stream, version in wanted.get(index, ()):
+            if current.get(stream, 0) != version:
+                raise IntegrityError(f"stream {stream} changed after it was read (version "
+                                     f"{current.get(stream, 0)}, not {version})")
+        current[_stream(event.originator_id)] = event.originator_version
 
 
 class ChainReads:
@@ -151,9 +172,15 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
                 _ImmediateTransaction(conn, commit=True) as cursor, cursor:
             return self._insert_events(cursor, stored_events, **kwargs)
 
-    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int]:
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
+                       preconditions: Sequence[Precondition] = (), **_: Any) -> Sequence[int]:
         """Seal and insert in one statement. Under the write lock a rowid table numbers new rows
         on from its largest rowid, so the positions are the ones after the head; checked."""
+        if preconditions:
+            streams = sorted({stream for _, stream, _ in preconditions})
+            c.execute(f"SELECT originator_id, MAX(originator_version) FROM {self.events_table_name} "
+                      f"WHERE originator_id IN ({','.join('?' * len(streams))}) GROUP BY originator_id", streams)
+            check_preconditions(stored_events, preconditions, {r[0]: r[1] for r in c.fetchall()})
         c.execute(f"SELECT rowid, hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
         row = c.fetchone()
         last, previous = (row[0], row[1]) if row else (0, GENESIS)

@@ -236,3 +236,77 @@ def test_the_light_read_path_answers_as_the_catching_up_one(ledger, settings):
         light.close()
     app.run(m.CaseStatus(id="han-ivory", status="referred", reason="r"), "tester")
     assert open_light(settings) is None  # behind the log: never a stale answer
+
+
+RAID = {"case": "han-ivory", "on": "2023-12-07", "sources": ["asahi-2023-12-07"], "authority": "JP", "target": "KP"}
+
+
+@pytest.fixture
+def other_writer(settings):
+    app = open_ledger(settings)
+    yield app
+    app.close()
+    app.factory.close()
+
+
+def test_a_case_closed_while_an_incident_is_recorded_on_it_refuses_the_incident(ledger, other_writer):
+    from eventsourcing.persistence import IntegrityError
+
+    from ledger.errors import CaseClosed
+
+    app, _ = ledger
+    import_lines(app, STORY.read_text().splitlines(), "tester")
+    unit = app.unit()
+    app.apply(unit, m.RecordRaid(key="late-raid", **RAID), "tester")  # the case is open: allowed
+    other_writer.run(m.CaseStatus(id="han-ivory", status="closed", reason="done"), "other")
+    head = app.recorder.max_notification_id()
+    with pytest.raises(IntegrityError):
+        app.commit(unit)  # the rule's premise changed before the event was stored
+    assert app.recorder.max_notification_id() == head
+    with pytest.raises(CaseClosed):
+        app.run(m.RecordRaid(key="late-raid", **RAID), "tester")  # checked again: refused
+    assert verify(app.recorder.chain_rows()).ok
+
+
+def test_an_import_whose_case_is_closed_between_checking_and_storing_stops_at_that_batch(ledger, other_writer,
+                                                                                       monkeypatch):
+    import ledger.importer as importer
+    from ledger.errors import Refused
+
+    app, _ = ledger
+    import_lines(app, STORY.read_text().splitlines(), "tester")
+    head = app.recorder.max_notification_id()
+    lines = [json.dumps({"op": "record.raid", "key": f"raid-{n}", **RAID}) for n in range(5)]
+    validate = importer._validate
+
+    def close_meanwhile(*args, **kwargs):
+        problems = validate(*args, **kwargs)
+        other_writer.run(m.CaseStatus(id="han-ivory", status="closed", reason="done"), "other")
+        return problems
+
+    monkeypatch.setattr(importer, "_validate", close_meanwhile)
+    with pytest.raises(Refused, match="line 1: case han-ivory is closed"):
+        import_lines(app, lines, "tester", batch=2)
+    assert app.recorder.max_notification_id() == head + 1  # the close, and none of the raids
+    assert verify(app.recorder.chain_rows()).ok
+
+
+def test_status_changes_earlier_in_the_same_import_are_not_taken_for_another_writer(ledger, monkeypatch):
+    import ledger.importer as importer
+
+    app, rm = ledger
+    import_lines(app, STORY.read_text().splitlines(), "tester")
+
+    def no_conflict(*_):
+        raise AssertionError("a batch was taken for another writer's change")
+
+    monkeypatch.setattr(importer, "_store_batch", no_conflict)
+    lines = [json.dumps({"op": "case.status", "id": "han-ivory", "status": "investigating", "reason": "r"}),
+             json.dumps({"op": "record.raid", "key": "raid-a", **RAID}),
+             json.dumps({"op": "case.status", "id": "han-ivory", "status": "referred", "reason": "r"}),
+             json.dumps({"op": "record.raid", "key": "raid-b", **RAID})]
+    for batch in (1, 3, 10):  # the precondition falls in the same batch as the change, or a later one
+        result = import_lines(app, [line.replace("raid-", f"raid-{batch}-") for line in lines[1::2]] + lines,
+                              "tester", batch=batch)
+        assert result.imported + result.skipped == 6
+    assert _read(rm, app, "case_show", "han-ivory")["status"] == "referred"
