@@ -42,8 +42,6 @@ class Context:
     def light_read(self) -> Any:
         """A bare read-only connection when the read models are up to date, else None (and the
         caller's ordinary path says whether there is a ledger at all)."""
-        if self.settings.backend == "sqlite":
-            self.settings.require()  # a file check; on PostgreSQL the read itself finds out
         from projections.light import open_light
 
         return open_light(self.settings)

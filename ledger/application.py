@@ -22,7 +22,7 @@ from eventsourcing.utils import Environment
 
 from ledger import inputs as m
 from ledger.aggregates import Case, Entity, Incident, Source
-from ledger.chain import ChainRow
+from ledger.chain import ChainRow, stream_hex
 from ledger.transcoder import OrjsonTranscoder
 from ledger.errors import AlreadyExists, InvalidInput, NotFound, Refused
 from ledger.values import as_incident_id, derived_id, incident_uuid_for_key, is_country_ref, parse_moment
@@ -152,7 +152,7 @@ class Ledger(Application):
         # notifications this application does not use.
         recordings = self.events.put(unit.events, preconditions=unit.preconditions)
         unit.events, unit.preconditions = [], []
-        unit.recorded = [(n.id, UUID(str(n.originator_id)).hex, n.topic, n.state)
+        unit.recorded = [(n.id, stream_hex(n.originator_id), n.topic, n.state)
                          for n in (r.notification for r in recordings)]
         return [position for position, *_ in unit.recorded]
 

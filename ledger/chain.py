@@ -15,10 +15,14 @@ from uuid import UUID
 GENESIS = "0" * 64
 
 
+def stream_hex(originator_id: UUID | str) -> str:
+    """A stream's id as the ledger stores and hashes it (a UUID as its 32 hex digits)."""
+    return originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
+
+
 def link(previous: str, originator_id: UUID | str, version: int, topic: str, state: bytes) -> str:
     digest = hashlib.sha256(bytes.fromhex(previous))
-    stream = originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
-    for part in (stream.encode(), str(version).encode(), topic.encode(), bytes(state)):
+    for part in (stream_hex(originator_id).encode(), str(version).encode(), topic.encode(), bytes(state)):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()

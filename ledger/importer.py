@@ -20,6 +20,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger import inputs as m
 from ledger.bulk import paused_gc
+from ledger.chain import stream_hex
 from ledger.errors import ImportRejected, InvalidInput, LedgerError, Refused
 from ledger.values import as_incident_id, incident_id_for_key
 
@@ -129,7 +130,7 @@ def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill
             events = [_encoded(encode(e)) for e in unit.events]
             preconditions = unit.preconditions  # their indexes count from this line's first event
             unit.events, unit.preconditions = [], []
-            if isinstance(op, m.Record) and (incident_id := _incident_uuid(outcome)) not in corrected:
+            if isinstance(op, m.Record) and (incident_id := UUID(outcome.id)) not in corrected:
                 # let go of the incident; a new one leaves a marker (a stored one can be read again)
                 unit.loaded.pop(incident_id, None)
                 unit.created.pop(incident_id, None)
@@ -141,16 +142,8 @@ def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill
     return problems
 
 
-def _incident_uuid(outcome: Any) -> UUID:
-    return outcome.events[0].originator_id if outcome.events else UUID(outcome.id)
-
-
 def _encoded(stored: StoredEvent) -> list:
-    return [_hex(stored.originator_id), stored.originator_version, stored.topic, stored.state.decode()]
-
-
-def _hex(originator_id: UUID | str) -> str:
-    return originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
+    return [stream_hex(stored.originator_id), stored.originator_version, stored.topic, stored.state.decode()]
 
 
 def _store(app, spill: IO[bytes], actor: str, size: int, total: int, report: Callable[..., None],

@@ -22,13 +22,9 @@ from eventsourcing.sqlite import (
     SQLiteTransaction,
 )
 
-from ledger.chain import GENESIS, ChainRow, link
+from ledger.chain import GENESIS, ChainRow, link, stream_hex
 
 PAGE = 5000
-
-
-def _stream(originator_id: UUID | str) -> str:
-    return originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
 
 
 def seal(previous: str, stored_events: Sequence[StoredEvent]) -> list[str]:
@@ -58,7 +54,7 @@ def check_preconditions(stored_events: Sequence[StoredEvent], preconditions: Seq
             if current.get(stream, 0) != version:
                 raise IntegrityError(f"stream {stream} changed after it was read (version "
                                      f"{current.get(stream, 0)}, not {version})")
-        current[_stream(event.originator_id)] = event.originator_version
+        current[stream_hex(event.originator_id)] = event.originator_version
 
 
 class ChainReads:
@@ -121,7 +117,7 @@ class ChainReads:
             params.append(page)
             rows = self._fetch(sql, params)
             for r in rows:
-                yield ChainRow(r[0], _stream(r[1]), r[2], r[3], bytes(r[4]), r[5])
+                yield ChainRow(r[0], stream_hex(r[1]), r[2], r[3], bytes(r[4]), r[5])
             if len(rows) < page:
                 return
             after = rows[-1][0]
@@ -186,7 +182,7 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
         last, previous = (row[0], row[1]) if row else (0, GENESIS)
         hashes = seal(previous, stored_events)
         c.executemany(self.insert_events_statement, [
-            (_stream(s.originator_id), s.originator_version, s.topic, s.state, sealed)
+            (stream_hex(s.originator_id), s.originator_version, s.topic, s.state, sealed)
             for s, sealed in zip(stored_events, hashes, strict=True)])
         c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
         if c.fetchone()[0] != last + len(stored_events):

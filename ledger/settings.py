@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ledger.errors import InvalidInput, NoDatabase
 

@@ -8,6 +8,7 @@ the ordinary path, which catches up first: a read never shows a stale view.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,10 @@ class LightRead:
 
 
 def open_light(settings: Settings) -> LightRead | None:
-    conn = connect(settings, read_only=True)
+    try:
+        conn = connect(settings, read_only=True)
+    except sqlite3.Error:  # no such file: the ordinary path says so
+        return None
     try:
         cursor = conn.cursor()
         if settings.backend == "sqlite":
