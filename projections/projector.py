@@ -70,14 +70,16 @@ def incident_id(stream: str) -> str:
 
 
 class Projector:
-    def __init__(self, generation: int, paramstyle: str = "qmark", before_lookup: Callable[[], None] | None = None):
+    def __init__(self, generation: int, dialect: str = "sqlite", before_lookup: Callable[[], None] | None = None):
         self.generation = generation
+        self.copy = dialect == "postgresql"  # PostgreSQL: COPY, several times faster than row-by-row inserts
         self.before_lookup = before_lookup  # a replay's fresh tables get their indexes then
-        self.mark = "?" if paramstyle == "qmark" else "%s"
+        self.mark = "%s" if self.copy else "?"
         self.refs: dict[str, str] = {}
         self.pending: dict[str, list[tuple]] = {name: [] for name in COLUMNS}
-        self.inserts = {name: f"INSERT INTO {self.t(name)} ({', '.join(cols)}) VALUES "
-                              f"({', '.join([self.mark] * len(cols))})" for name, cols in COLUMNS.items()}
+        self.writes = {name: f"COPY {self.t(name)} ({', '.join(cols)}) FROM STDIN" if self.copy else
+                       f"INSERT INTO {self.t(name)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+                       for name, cols in COLUMNS.items()}
         self.handlers: dict[str, Callable[[Any, int, str, dict[str, Any]], None]] = {
             TOPIC + "Source.Added": self._source_added,
             TOPIC + "Entity.Added": self._entity_added,
@@ -110,12 +112,12 @@ class Projector:
         for name, rows in self.pending.items():
             if rows:
                 cursor = cursor or conn.cursor()
-                if self.mark == "?":
-                    cursor.executemany(self.inserts[name], rows)
-                else:  # PostgreSQL: COPY, several times faster than row-by-row inserts
-                    with cursor.copy(f"COPY {self.t(name)} ({', '.join(COLUMNS[name])}) FROM STDIN") as copy:
+                if self.copy:
+                    with cursor.copy(self.writes[name]) as copy:
                         for row in rows:
                             copy.write_row(row)
+                else:
+                    cursor.executemany(self.writes[name], rows)
                 rows.clear()
         if cursor is not None:
             cursor.close()

@@ -156,7 +156,7 @@ class ReadModels:
                               f"AND {self.column} < ? LIMIT 1", (after, before)))
 
     def _projector(self, generation: int, before_lookup: Callable[[], None] | None = None) -> Projector:
-        return Projector(generation, "qmark" if self.dialect == "sqlite" else "format", before_lookup)
+        return Projector(generation, self.dialect, before_lookup)
 
     # ------------------------------------------------------------------ keeping up
 
