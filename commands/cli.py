@@ -24,15 +24,21 @@ class LedgerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except LedgerError as error:
-            click.echo(f"Error: {error}", err=True)
+            click.echo(f"Error: {one_line(str(error))}", err=True)
             ctx.exit(error.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as error:  # a library error: translated here, never a traceback
             if os.environ.get("LEDGER_DEBUG"):
                 raise
-            click.echo(f"Error: {_translate(error)}", err=True)
+            click.echo(f"Error: {one_line(_translate(error))}", err=True)
             ctx.exit(1)
+
+
+def one_line(message: str) -> str:
+    """A message for the terminal: one line, control characters shown escaped, never raw."""
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+                   for c in message)
 
 
 def _translate(error: Exception) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ledger.settings import Settings, open_ledger
@@ -13,6 +14,7 @@ class Context:
         self._app: Any = None
         self._read_models: Any = None
         self._throwaway: list[Any] = []
+        self._scratch: list[Any] = []
 
     def app(self, create: bool = False) -> Any:
         """The application; writers create the ledger, everyone else needs it to exist."""
@@ -46,13 +48,44 @@ class Context:
 
         return open_light(self.settings)
 
+    @property
+    def actor(self) -> str:
+        """Who records: checked only by the commands that write."""
+        from ledger.settings import check_actor
+
+        return check_actor(self.settings.actor)
+
+    def writer(self) -> tuple[Any, Callable[[], Any]]:
+        """(the application a write is checked against, a callable giving the one it is stored
+        in). While no ledger exists, the write is checked against an empty one in memory and the
+        ledger is created only to store it: a refused write leaves no new ledger behind."""
+        if self._app is not None or self.settings.exists():
+            app = self.app(create=True)
+            return app, lambda: app
+        from ledger.settings import open_scratch
+
+        scratch = open_scratch()
+        self._scratch.append(scratch)
+        return scratch, lambda: self.app(create=True)
+
     def run(self, op: Any) -> Any:
-        return self.app(create=True).run(op, self.settings.actor)
+        """Apply one op and store its events; warnings go to stderr."""
+        import click
+
+        actor = self.actor
+        check, store = self.writer()
+        if check is not self._app:
+            check.apply(check.unit(), op, actor)  # refused here, nothing is created
+        outcome = store().run(op, actor)
+        for warning in outcome.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        return outcome
 
     def close(self) -> None:
-        if self._app is not None:
-            self._app.close()
-            self._app.factory.close()
+        for app in [self._app, *self._scratch]:
+            if app is not None:
+                app.close()
+                app.factory.close()
         for read_models in [self._read_models, *self._throwaway]:
             if read_models is not None:
                 read_models.close()

@@ -44,10 +44,26 @@ class Keyed(Aggregate):
             self.op_keys[op_key] = digest or ""
 
 
-def _check_same(what: str, ident: str, stored_digest: str, digest: str) -> bool:
-    """True when re-adding with the same data (a no-op); refused with other data."""
+def differences(stored: dict[str, Any], given: dict[str, Any]) -> str:
+    """Which fields differ, for a refusal: `title: stored 'A', given 'B'; ...`."""
+    from ledger.values import shown
+
+    names = [k for k in dict.fromkeys([*stored, *given]) if stored.get(k) != given.get(k)]
+    def value(v: Any) -> str:
+        return "(none)" if v in (None, [], {}) else shown(v, 40)
+
+    parts = [f"{k}: stored {value(stored.get(k))}, given {value(given.get(k))}" for k in names[:3]]
+    if len(names) > 3:
+        parts.append(f"and {len(names) - 3} more")
+    return "; ".join(parts)
+
+
+def _check_same(what: str, ident: str, stored_digest: str, digest: str,
+                stored: dict[str, Any] | None = None, given: dict[str, Any] | None = None) -> bool:
+    """True when re-adding with the same data (a no-op); refused with other data, saying which."""
     if stored_digest != digest:
-        raise AlreadyExists(f"{what} {ident} already exists with other data")
+        which = differences(stored, given) if stored is not None and given is not None else ""
+        raise AlreadyExists(f"{what} {ident} already exists with other data" + (f" ({which})" if which else ""))
     return True
 
 
@@ -65,8 +81,8 @@ class Source(Keyed):
         self.digest = digest
         self.op_keys = {}
 
-    def same_as(self, digest: str) -> bool:
-        return _check_same("source", self.source_id, self.digest, digest)
+    def same_as(self, digest: str, data: dict[str, Any] | None = None) -> bool:
+        return _check_same("source", self.source_id, self.digest, digest, self.data, data)
 
 
 class Entity(Keyed):
@@ -79,6 +95,7 @@ class Entity(Keyed):
     @event(Added)
     def __init__(self, entity_id: str, data: dict[str, Any], digest: str, actor: str):
         self.entity_id = entity_id
+        self.data = data
         self.kind = data["kind"]
         self.digest = digest
         self.aliases: list[str] = list(data.get("aliases") or [])
@@ -86,8 +103,8 @@ class Entity(Keyed):
         self.merged_from: list[str] = []
         self.op_keys = {}
 
-    def same_as(self, digest: str) -> bool:
-        return _check_same("entity", self.entity_id, self.digest, digest)
+    def same_as(self, digest: str, data: dict[str, Any] | None = None) -> bool:
+        return _check_same("entity", self.entity_id, self.digest, digest, self.data, data)
 
     def _check_not_merged(self) -> None:
         if self.merged_into is not None:
@@ -169,12 +186,13 @@ class Case(Keyed):
     @event(Opened)
     def __init__(self, case_id: str, data: dict[str, Any], digest: str, actor: str):
         self.case_id = case_id
+        self.data = data
         self.digest = digest
         self.status = "open"
         self.op_keys = {}
 
-    def same_as(self, digest: str) -> bool:
-        return _check_same("case", self.case_id, self.digest, digest)
+    def same_as(self, digest: str, data: dict[str, Any] | None = None) -> bool:
+        return _check_same("case", self.case_id, self.digest, digest, self.data, data)
 
     def check_accepts_incidents(self) -> None:
         if self.status == "closed":
@@ -244,9 +262,11 @@ class Incident(Keyed):
     def incident_id(self) -> str:
         return str(self.id)
 
-    def same_as(self, digest: str) -> bool:
+    def same_as(self, digest: str, fields: dict[str, Any] | None = None) -> bool:
         if self.digest != digest:
-            raise AlreadyExists(f"incident {self.key or self.incident_id} was already recorded with other data")
+            which = differences(self.fields, fields) if fields is not None else ""
+            raise AlreadyExists(f"incident {self.key or self.incident_id} was already recorded with other data"
+                                + (f" ({which})" if which else ""))
         return True
 
     def _check_correctable(self) -> None:

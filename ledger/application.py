@@ -25,7 +25,17 @@ from ledger.aggregates import Case, Entity, Incident, Source
 from ledger.chain import ChainRow, stream_hex
 from ledger.transcoder import OrjsonTranscoder
 from ledger.errors import AlreadyExists, InvalidInput, NotFound, Refused
-from ledger.values import as_incident_id, derived_id, incident_uuid_for_key, is_country_ref, parse_moment
+from ledger.values import (
+    as_incident_id,
+    country_name,
+    derived_id,
+    incident_uuid_for_key,
+    is_country_ref,
+    is_future,
+    parse_date,
+    parse_moment,
+    shown,
+)
 
 A = TypeVar("A", bound=Aggregate)
 R = TypeVar("R")
@@ -39,9 +49,18 @@ class Outcome:
     skipped: bool
     events: list[Any] = field(default_factory=list)
     position: int | None = None
+    warnings: list[str] = field(default_factory=list)  # stored all the same, said on stderr
 
 
 _UNKNOWN = object()
+
+
+def _dated_later(on: str) -> list[str]:
+    """"An incident dated after the moment it is recorded is stored, with a warning"."""
+    date = parse_date(on)
+    if is_future(date.text, date.precision):
+        return [f"the incident is dated {on}, after the moment it is recorded; stored as given"]
+    return []
 
 
 class Settled:
@@ -201,7 +220,16 @@ class Ledger(Application):
         return self._existing(unit, Source, "source", source_id)
 
     def _entity(self, unit: Unit, entity_id: str) -> Entity:
-        return self._existing(unit, Entity, "entity", entity_id)
+        try:
+            return self._existing(unit, Entity, "entity", entity_id)
+        except NotFound:
+            if is_country_ref(entity_id.upper()):
+                try:
+                    name = country_name(entity_id.upper())
+                except InvalidInput:
+                    raise NotFound(f"no entity {entity_id}") from None
+                raise NotFound(f"no entity {entity_id} (for the country {name}, write {entity_id.upper()})") from None
+            raise
 
     def _case(self, unit: Unit, case_id: str) -> Case:
         return self._existing(unit, Case, "case", case_id)
@@ -276,7 +304,7 @@ class Ledger(Application):
         ident = op.id  # type: ignore[attr-defined]
         existing = unit.get(cls, derived_id(kind, ident))
         if existing is not None:
-            existing.same_as(op.digest())  # type: ignore[attr-defined]
+            existing.same_as(op.digest(), op.data())  # type: ignore[attr-defined]
             return Outcome(ident, skipped=True)
         aggregate = cls._create(created, id=derived_id(kind, ident), data=op.data(), digest=op.digest(),
                                 actor=actor, **fields)
@@ -318,8 +346,9 @@ class Ledger(Application):
         existing = unit.get(Incident, incident_id)
         if existing is not None:
             if existing.kind != op.kind or existing.case != op.case:
-                raise AlreadyExists(f"incident {op.key or op.id} was already recorded with other data")
-            existing.same_as(op.digest())
+                raise AlreadyExists(f"incident {op.key or op.id} was already recorded with other data "
+                                    f"(a {existing.kind} in case {existing.case})")
+            existing.same_as(op.digest(), op.fields())
             return Outcome(str(incident_id), skipped=True)
         case = self._case(unit, op.case)
         case.check_accepts_incidents()
@@ -330,7 +359,7 @@ class Ledger(Application):
         unit.loaded.pop(incident_id, None)  # known absent until now
         unit.created[incident_id] = recorded
         unit.events.append(recorded)
-        return Outcome(str(incident_id), False, [recorded])
+        return Outcome(str(incident_id), False, [recorded], warnings=_dated_later(op.on))
 
     _record_raid = _record_seizure = _record_questioning = _record_incident
     _record_recall = _record_expulsion = _record_probe = _record_incident
@@ -346,7 +375,8 @@ class Ledger(Application):
         fields = corrected.fields()
         changes = {k: fields[k] for k in fields if k in changes or (k == "precision" and "on" in changes)}
         done = incident.amend(changes, op.reason, op.sources, actor, op.key, digest)
-        return Outcome(incident.incident_id, not done, unit.collect(incident))
+        return Outcome(incident.incident_id, not done, unit.collect(incident),
+                       warnings=_dated_later(changes["on"]) if done and "on" in changes else [])
 
     def _changes(self, incident: Incident, values: dict[str, Any]) -> dict[str, Any]:
         """`--set FIELD=VALUE` pairs as stored fields, each value in its normal form."""
@@ -356,7 +386,7 @@ class Ledger(Application):
         for name, value in values.items():
             name = aliases.get(name, name)
             if name not in allowed:
-                raise InvalidInput(f"cannot amend {name!r} of a {incident.kind}: amend one of {', '.join(allowed)}")
+                raise InvalidInput(f"cannot amend {shown(name)} of a {incident.kind}: amend one of {', '.join(allowed)}")
             changes[name] = m.normal_value(incident.kind, name, value)
         return changes
 

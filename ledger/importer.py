@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any
 from uuid import UUID
@@ -22,7 +22,7 @@ from ledger import inputs as m
 from ledger.bulk import paused_gc
 from ledger.chain import stream_hex
 from ledger.errors import ImportRejected, InvalidInput, LedgerError, Refused
-from ledger.values import as_incident_id, incident_id_for_key
+from ledger.values import as_incident_id, incident_id_for_key, shown
 
 ADDS = ("source.add", "entity.add", "case.open")
 
@@ -32,9 +32,21 @@ class ImportResult:
     imported: int
     skipped: int
     position: int
+    warnings: list[tuple[int, str]] = field(default_factory=list)  # (line, warning): stored all the same
 
 
-def parse_line(line: str) -> m.Op:
+def decoded(line: str | bytes) -> str:
+    """A line of an import file as text: files must be UTF-8 ("text in")."""
+    if isinstance(line, str):
+        return line
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidInput(f"not UTF-8 (byte 0x{line[error.start]:02x} at byte {error.start + 1})") from None
+
+
+def parse_line(line: str | bytes) -> m.Op:
+    line = decoded(line)
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError as error:
@@ -43,7 +55,7 @@ def parse_line(line: str) -> m.Op:
         raise InvalidInput("not a JSON object")
     op = data.pop("op", None)
     if op not in m.OPS:
-        raise InvalidInput(f"unknown op {op!r}: use one of {', '.join(m.OPS)}")
+        raise InvalidInput(f"unknown op {shown(op)}: use one of {', '.join(m.OPS)}")
     return m.parse(m.OPS[op], data)
 
 
@@ -58,10 +70,16 @@ def with_key(op: m.Op, identical: Counter[str]) -> m.Op:
     return op.model_copy(update={"key": derived})
 
 
-def import_lines(app, lines: Iterable[str] | Callable[[], Iterable[str]], actor: str,
+Lines = Iterable[str] | Iterable[bytes]
+
+
+def import_lines(app, lines: Lines | Callable[[], Lines], actor: str,
                  progress: Callable[..., None] | None = None, batch: int = 5000,
-                 after_batch: Callable[[list], None] | None = None) -> ImportResult:
-    """Import JSON Lines: all validated first, then stored in batches of `batch` lines.
+                 after_batch: Callable[[list], None] | None = None,
+                 store: Callable[[], Any] | None = None) -> ImportResult:
+    """Import JSON Lines (text, or bytes that must be UTF-8): all validated first against `app`,
+    then stored in batches of `batch` lines into `store()` (default: `app` itself; a new ledger
+    is checked against an empty one in memory and created only once the file has passed).
 
     `lines` is a list of lines or a callable that reads them afresh (the file is read twice and
     never held whole). Each batch is one transaction, handed to `after_batch` once stored as
@@ -72,11 +90,15 @@ def import_lines(app, lines: Iterable[str] | Callable[[], Iterable[str]], actor:
     report = progress or (lambda done, total, phase: None)
     with paused_gc(), tempfile.TemporaryFile() as spill:
         total, corrected = _scan(read())
-        problems = _validate(app, read(), actor, corrected, spill, total, report)
+        warnings: list[tuple[int, str]] = []
+        problems = _validate(app, read(), actor, corrected, spill, total, report, warnings)
         if problems:
             raise ImportRejected(sorted(problems))
         spill.seek(0)
-        return _store(app, spill, actor, batch, total, report, after_batch or (lambda recorded: None))
+        result = _store(store() if store else app, spill, actor, batch, total, report,
+                        after_batch or (lambda recorded: None))
+        result.warnings = warnings
+        return result
 
 
 def _scan(lines: Iterable[str]) -> tuple[int, set[UUID]]:
@@ -88,7 +110,7 @@ def _scan(lines: Iterable[str]) -> tuple[int, set[UUID]]:
         if not line.strip():
             continue
         total += 1
-        if '"incident"' in line:
+        if ('"incident"' if isinstance(line, str) else b'"incident"') in line:
             try:
                 data = orjson.loads(line)
                 if data.get("op") in ("amend", "retract") and isinstance(data.get("incident"), str):
@@ -99,8 +121,8 @@ def _scan(lines: Iterable[str]) -> tuple[int, set[UUID]]:
     return total, corrected
 
 
-def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill: IO[bytes], total: int,
-              report: Callable[..., None]) -> list[tuple[int, str]]:
+def _validate(app, lines: Lines, actor: str, corrected: set[UUID], spill: IO[bytes], total: int,
+              report: Callable[..., None], warnings: list[tuple[int, str]]) -> list[tuple[int, str]]:
     """Pass 1: every line against the ledger and the lines before it; nothing is stored. Each
     valid op goes to the spill file as compact JSON with the events it makes, already encoded,
     so that the store pass has only to insert them."""
@@ -110,10 +132,13 @@ def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill
     done = 0
     for chunk in _chunks(enumerate(lines, start=1), 2000):
         parsed = []
-        for lineno, line in chunk:
-            if not line.strip():
+        for lineno, raw in chunk:
+            if not raw.strip():
                 continue
             try:
+                line = decoded(raw)
+                if lineno == 1:
+                    line = line.removeprefix("\ufeff")  # a byte-order mark some editors write
                 parsed.append((lineno, line, with_key(parse_line(line), identical)))
             except InvalidInput as error:
                 problems.append((lineno, str(error)))
@@ -127,6 +152,7 @@ def _validate(app, lines: Iterable[str], actor: str, corrected: set[UUID], spill
             except LedgerError as error:
                 problems.append((lineno, str(error)))
                 continue
+            warnings.extend((lineno, warning) for warning in outcome.warnings)
             events = [_encoded(encode(e)) for e in unit.events]
             preconditions = unit.preconditions  # their indexes count from this line's first event
             unit.events, unit.preconditions = [], []

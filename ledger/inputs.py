@@ -35,15 +35,23 @@ from ledger.values import (
     check_currency,
     check_entity_ref,
     check_id,
+    check_text,
+    check_url,
     parse_amount,
     parse_date,
+    shown,
 )
 
 
 def _optional_text(value: Any) -> Any:
     if isinstance(value, str):
-        value = value.strip()
-        return value or None
+        return check_text(value) or None
+    return value
+
+
+def _optional_para(value: Any) -> Any:
+    if isinstance(value, str):
+        return check_text(value, multiline=True) or None
     return value
 
 
@@ -51,9 +59,28 @@ def _date_text(value: Any) -> str:
     return parse_date(value).text
 
 
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise InvalidInput("true and false are not numbers")
+    return value
+
+
+def _url(value: Any) -> Any:
+    if isinstance(value, str):
+        return check_url(value) if value.strip() else None
+    return value
+
+
+# "text in": every text is at most 10,000 characters with no control characters (one place:
+# ledger.values.check_text); newline and tab only in a note, summary, reason or quote (Para)
 Id = Annotated[str, AfterValidator(check_id)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000),
+                 BeforeValidator(check_text)]
+Para = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000),
+                 BeforeValidator(lambda v: check_text(v, multiline=True))]
 OptText = Annotated[Annotated[str, Field(max_length=10_000)] | None, BeforeValidator(_optional_text)]
+OptPara = Annotated[Annotated[str, Field(max_length=10_000)] | None, BeforeValidator(_optional_para)]
+Url = Annotated[Annotated[str, Field(max_length=10_000)] | None, BeforeValidator(_url)]
 EntityRef = Annotated[str, AfterValidator(check_entity_ref)]
 Country = Annotated[str, AfterValidator(check_country)]
 Currency = Annotated[str, AfterValidator(check_currency)]
@@ -63,18 +90,28 @@ Amount = Annotated[int | float, BeforeValidator(parse_amount)]
 
 def _identifiers(value: Any) -> Any:
     """`SCHEME=VALUE` strings (CLI and import) or a mapping, to a mapping."""
-    if isinstance(value, dict) or value is None:
-        return value or {}
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, list):
+        pairs = []
+        for item in value:
+            if not isinstance(item, str) or "=" not in item:
+                raise InvalidInput(f"invalid identifier {shown(item)}: use SCHEME=VALUE")
+            scheme, _, val = item.partition("=")
+            pairs.append((scheme, val))
+    else:
+        return value  # pydantic says what is wrong with it
     result: dict[str, str] = {}
-    for item in value:
-        if not isinstance(item, str) or "=" not in item:
-            raise InvalidInput(f"invalid identifier {item!r}: use SCHEME=VALUE")
-        scheme, _, val = item.partition("=")
-        scheme, val = scheme.strip(), val.strip()
+    for scheme, val in pairs:
+        if not isinstance(val, str):
+            raise InvalidInput(f"identifier {shown(scheme)}: its value {shown(val)} is not text")
+        scheme, val = check_text(scheme), check_text(val)  # the same rules as every other text
         if not scheme or not val:
-            raise InvalidInput(f"invalid identifier {item!r}: use SCHEME=VALUE")
+            raise InvalidInput(f"invalid identifier {shown(f'{scheme}={val}')}: use SCHEME=VALUE")
         if scheme in result and result[scheme] != val:
-            raise InvalidInput(f"identifier scheme {scheme!r} given twice")
+            raise InvalidInput(f"identifier scheme {shown(scheme)} given twice")
         result[scheme] = val
     return result
 
@@ -120,10 +157,10 @@ class SourceAdd(Op):
     id: Id
     publisher: Text
     title: Text
-    url: OptText = None
+    url: Url = None
     published: DateText | None = None
     reliability: Literal["A", "B", "C", "D", "E", "F"] | None = None
-    credibility: Annotated[int, Field(ge=1, le=6)] | None = None
+    credibility: Annotated[int, Field(ge=1, le=6), BeforeValidator(_not_bool)] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -131,7 +168,7 @@ class SourceAdd(Op):
         if isinstance(values, dict) and isinstance(values.get("reliability"), str):
             values = dict(values, reliability=values["reliability"].strip().upper())
             if values["reliability"] not in RELIABILITY:
-                raise InvalidInput(f"invalid reliability {values['reliability']!r}: use A-F")
+                raise InvalidInput(f"invalid reliability {shown(values['reliability'])}: use A-F")
         return values
 
 
@@ -155,7 +192,7 @@ class EntityMerge(Op):
     op = "entity.merge"
     duplicate: Id
     survivor: Id
-    reason: Text
+    reason: Para
 
 
 class CaseOpen(Op):
@@ -164,14 +201,14 @@ class CaseOpen(Op):
     title: Text
     jurisdiction: Country | None = None
     regime: OptText = None
-    summary: OptText = None
+    summary: OptPara = None
 
 
 class CaseStatus(Op):
     op = "case.status"
     id: Id
     status: Literal["open", "investigating", "referred", "closed"]
-    reason: Text
+    reason: Para
 
 
 class Record(Op):
@@ -189,16 +226,16 @@ class Record(Op):
     sources: Annotated[list[Id], Field(min_length=1)]
     place: OptText = None
     country: Country | None = None
-    note: OptText = None
+    note: OptPara = None
 
     @model_validator(mode="after")
     def _check_id_and_codes(self) -> Record:
         if self.id is not None and as_incident_id(self.id) is None:
-            raise InvalidInput(f"invalid incident id {self.id!r}: a UUID")
+            raise InvalidInput(f"invalid incident id {shown(self.id)}: a UUID")
         for name, code in EVENT_CODES[self.kind].items():
             given = getattr(self, name)
             if given is not None and given != code:
-                raise InvalidInput(f"{name} {given!r} is not the code of a {self.kind} ({code})")
+                raise InvalidInput(f"{name} {shown(given)} is not the code of a {self.kind} ({code})")
         return self
 
     NOT_DATA: ClassVar[frozenset[str]] = frozenset({"key", "id", "cameo", "plover", "plover_mode"})
@@ -264,7 +301,7 @@ class RecordRecall(Record):
     envoy: EntityRef
     sending_state: Country
     post: Country
-    reason: OptText = None
+    reason: OptPara = None
 
 
 class RecordExpulsion(Record):
@@ -272,7 +309,7 @@ class RecordExpulsion(Record):
     roles = INCIDENT_ROLES["expulsion"]
     persons: Annotated[list[EntityRef], Field(min_length=1)]
     expelling_state: Country
-    reason: OptText = None
+    reason: OptPara = None
 
 
 class RecordProbe(Record):
@@ -327,7 +364,12 @@ def normal_value(kind: str, name: str, value: Any) -> Any:
             value = value.strip() or None
         if value is None:
             return None
-        normalise = {"on": _date_text, "value": parse_amount, "currency": check_currency, "country": check_country}
+        if name == "value":
+            return parse_amount(value)
+        if not isinstance(value, str):
+            raise InvalidInput(f"{shown(value)} is not text")
+        normalise = {"on": _date_text, "currency": check_currency, "country": check_country}
+        # a text field is checked by the incident's own model, with the corrected incident as a whole
         return normalise.get(name, str)(value)
     except InvalidInput as error:
         raise InvalidInput(f"{name}: {error}") from None
@@ -344,7 +386,7 @@ def correction_digest(op: Op, incident_id: str, changes: dict[str, Any]) -> str:
 class Amend(Op):
     op = "amend"
     incident: Text
-    reason: Text
+    reason: Para
     set: Annotated[dict[str, Any], Field(min_length=1)]
     sources: list[Id] = []
 
@@ -352,7 +394,7 @@ class Amend(Op):
 class Retract(Op):
     op = "retract"
     incident: Text
-    reason: Text
+    reason: Para
     sources: list[Id] = []
 
 
@@ -362,11 +404,16 @@ OPS: dict[str, type[Op]] = {
 }
 
 
-def describe(error: ValidationError) -> str:
-    """A pydantic error as one line: `field: message; field: message`."""
+def describe(error: ValidationError, names: dict[str, str] | None = None) -> str:
+    """A pydantic error as one line: `field: message; field: message`. `names` renames fields
+    (the CLI names its options: `sources` is `--source`)."""
     parts = []
     for err in error.errors():
-        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("function-after", "function-before"))
+        loc = [p for p in err.get("loc", ()) if p not in ("function-after", "function-before")]
+        if loc and names and loc[0] in names:
+            loc[0] = names[loc[0]]
+        where = ".".join(str(p) if isinstance(p, int) or str(p).replace("_", "").replace("-", "").isalnum()
+                         else shown(p) for p in loc)
         msg = err.get("msg", "invalid")
         msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if err.get("type") == "extra_forbidden":
@@ -377,9 +424,9 @@ def describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse(model: type[Op], data: dict[str, Any]) -> Op:
+def parse(model: type[Op], data: dict[str, Any], names: dict[str, str] | None = None) -> Op:
     """Validate data into the model, as InvalidInput with a one-line message."""
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise InvalidInput(describe(error)) from None
+        raise InvalidInput(describe(error, names)) from None

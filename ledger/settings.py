@@ -64,9 +64,11 @@ class Settings:
         if self.backend == "postgresql":
             return self._postgres_exists()
         path = self.sqlite_path
+        if path.is_dir():
+            raise NoDatabase(f"{path} is a folder, not a ledger: give --db a file path")
         if not path.is_file() or path.stat().st_size == 0:
             return False
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = sqlite3.connect(sqlite_read_uri(path), uri=True)
         try:
             return con.execute("select 1 from sqlite_master where type='table' and name=?",
                                (EVENTS_TABLE,)).fetchone() is not None
@@ -109,10 +111,13 @@ class Settings:
             }
         path = self.sqlite_path
         if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_dir():
+                raise NoDatabase(f"{path} is a folder, not a ledger: give --db a file path")
+            if not path.parent.is_dir():
+                raise NoDatabase(f"cannot create a ledger at {path}: there is no folder {path.parent}")
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(path),
+            "SQLITE_DBNAME": str(path) if create or not read_only_file(path) else sqlite_read_uri(path),
             "SQLITE_LOCK_TIMEOUT": "30",
             "APPLICATION_RECORDER_TOPIC": "ledger.recorders:ChainedSQLiteApplicationRecorder",
             "CREATE_TABLE": "y" if create else "n",
@@ -128,10 +133,61 @@ def default_actor() -> str:
         return getpass.getuser()
 
 
+def check_actor(actor: str | None) -> str:
+    """Who records, as stored on every event: a name under the rules of every text ("text in")."""
+    from ledger.values import check_text
+
+    try:
+        name = check_text(actor or "")
+    except InvalidInput as error:
+        raise InvalidInput(f"--actor (LEDGER_ACTOR): {error}") from None
+    if not name:
+        raise InvalidInput("--actor (LEDGER_ACTOR) is blank: give the name to record as")
+    return name
+
+
 def open_ledger(settings: Settings, create: bool = False):
     """Build the application on the settings' database; reads refuse a missing ledger."""
     from ledger.application import Ledger
 
     if not create:
         settings.require()
+    elif settings.backend == "postgresql":
+        settings.exists()  # an unreachable server or a missing database: said at once, not after retries
     return Ledger(env=settings.app_env(create))
+
+
+def open_scratch():
+    """An empty ledger in memory, with the same rules and encoding as a real one: a write to a
+    ledger that does not exist yet is checked against it first, so that a refused write leaves
+    no new ledger behind."""
+    from uuid import uuid4
+
+    from ledger.application import Ledger
+
+    return Ledger(env={
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": f"file:scratch-{uuid4().hex}?mode=memory&cache=shared",
+        "APPLICATION_RECORDER_TOPIC": "ledger.recorders:ChainedSQLiteApplicationRecorder",
+        "CREATE_TABLE": "y",
+    })
+
+
+# ---------------------------------------------------------------------- read-only ledger files
+# (trusted reads: a ledger file the user may read but not write answers every read)
+
+
+def read_only_file(path: Path) -> bool:
+    """A ledger file this process may read but not write."""
+    return path.is_file() and not os.access(path, os.W_OK)
+
+
+def sqlite_read_uri(path: Path) -> str:
+    """A read-only sqlite3 URI for a ledger file. SQLite reads a file in WAL mode only through its
+    shared-memory index (-shm); when that does not exist and cannot be made (a folder the user
+    may not write), the file is opened as immutable: no index, no locks."""
+    quoted = str(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    uri = f"file:{quoted}?mode=ro"
+    if read_only_file(path) and not os.access(path.parent, os.W_OK) and not Path(f"{path}-shm").exists():
+        uri += "&immutable=1"
+    return uri

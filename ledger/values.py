@@ -39,8 +39,61 @@ NAMESPACE = UUID("5d1c1b59-6a47-4b55-9d0e-0f0b6c1e3a11")
 
 def check_id(value: str, what: str = "id") -> str:
     if not isinstance(value, str) or not _ID.match(value):
-        raise InvalidInput(f"invalid {what} {value!r}: use [a-z0-9][a-z0-9._-]{{0,79}}")
+        raise InvalidInput(f"invalid {what} {shown(value)}: use [a-z0-9][a-z0-9._-]{{0,79}}")
     return value
+
+
+# ------------------------------------------------------------------ text
+
+MAX_TEXT = 10_000
+# C0 and C1 controls, DEL, lone surrogates, the line and paragraph separators, and the Unicode
+# bidirectional embeddings, overrides and isolates (which make text read other than it is stored)
+_FORBIDDEN = "\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_BAD_LINE = re.compile(f"[\\t\\n{_FORBIDDEN}]")  # a one-line field: no newline or tab either
+_BAD_PARA = re.compile(f"[{_FORBIDDEN}]")  # a note, summary, reason or quote: newline and tab allowed
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value for an error message: repr (control characters escaped), cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 20]}...{text[-12:]} ({len(str(value)):,} characters)"
+
+
+def check_text(value: str, multiline: bool = False) -> str:
+    """The rule for every text field ("text in"): at most 10,000 characters, and no control or
+    bidirectional-override characters; newline and tab only where `multiline`. Stripped; an empty
+    text is the caller's to refuse or to treat as absent."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{shown(value)} is not text")
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"text of {len(value):,} characters: at most {MAX_TEXT:,}")
+    bad = (_BAD_PARA if multiline else _BAD_LINE).search(value)
+    if bad is not None:
+        char = bad.group()
+        what = ("a newline or tab" if char in "\t\n" else
+                f"the bidirectional control U+{ord(char):04X}" if "\u202a" <= char <= "\u2069" else
+                f"the control character U+{ord(char):04X}")
+        raise InvalidInput(f"{what} at character {bad.start() + 1} is not allowed here")
+    return value.strip()
+
+
+def check_url(value: str) -> str:
+    """A source's URL: http:// or https:// with a host, nothing else ("URLs")."""
+    from urllib.parse import urlsplit
+
+    text = check_text(value)
+    if any(c.isspace() for c in text):
+        raise InvalidInput(f"invalid URL {shown(text)}: no spaces in a URL")
+    scheme, sep, _ = text.partition(":")
+    if not sep or scheme.lower() not in ("http", "https"):
+        raise InvalidInput(f"invalid URL {shown(text)}: only http:// and https:// URLs are accepted")
+    try:
+        host = urlsplit(text).hostname
+    except ValueError as error:
+        raise InvalidInput(f"invalid URL {shown(text)}: {error}") from None
+    if not text[len(scheme) + 1:].startswith("//") or not host:
+        raise InvalidInput(f"invalid URL {shown(text)}: give http(s)://HOST/...")
+    return scheme.lower() + text[len(scheme):]
 
 
 @lru_cache(maxsize=None)
@@ -61,7 +114,7 @@ def country_name(code: str) -> str:
 def check_country(value: str) -> str:
     """A state given to --country, --jurisdiction, ...: the ISO code in any case."""
     if not isinstance(value, str) or len(value) != 2:
-        raise InvalidInput(f"unknown country code {value!r} (ISO 3166-1 alpha-2)")
+        raise InvalidInput(f"unknown country code {shown(value)} (ISO 3166-1 alpha-2)")
     code = value.upper()
     country_name(code)
     return code
@@ -89,7 +142,7 @@ def _currency_ok(code: str) -> bool:
 def check_currency(value: str) -> str:
     code = value.upper() if isinstance(value, str) else ""
     if len(code) != 3 or not _currency_ok(code):
-        raise InvalidInput(f"unknown currency {value!r} (ISO 4217)")
+        raise InvalidInput(f"unknown currency {shown(value)} (ISO 4217)")
     return code
 
 
@@ -119,8 +172,14 @@ def as_incident_id(value: str) -> str | None:
 # ------------------------------------------------------------------ partial dates
 
 PRECISIONS = ("year", "month", "day", "time")
-_YEAR = re.compile(r"(\d{4})\Z")
-_MONTH = re.compile(r"(\d{4})-(\d{2})\Z")
+_YEAR = re.compile(r"([0-9]{4})\Z")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})\Z")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.,+\-Z]+\Z", re.IGNORECASE)
+# "date range": once in UTC, every date lies in these years, so that every read, report and
+# replay can compute the start and end of its range (year 9999 would end in year 10000)
+FIRST_YEAR, LAST_YEAR = 1, 9998
+_FORMS = "use YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 date-time"
 
 
 class PartialDate(NamedTuple):
@@ -140,53 +199,72 @@ class PartialDate(NamedTuple):
 
 
 def parse_date(value: object) -> PartialDate:
-    """Parse YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 date-time; reject impossible dates."""
+    """Parse YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 date-time; reject impossible dates and
+    dates outside 0001-01-01..9998-12-31 once in UTC."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if isinstance(value, str):
         return _parse_date_text(value)
-    raise InvalidInput(f"invalid date {value!r}: use YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 date-time")
+    raise InvalidInput(f"invalid date {shown(value)}: {_FORMS}")
+
+
+def _in_range(value: str, year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidInput(f"date {shown(value)} out of range: dates run from 0001-01-01 to 9998-12-31 (in UTC)")
 
 
 @lru_cache(maxsize=4096)  # an import meets the same dates again and again
 def _parse_date_text(value: str) -> PartialDate:
-    if not isinstance(value, str):
-        raise InvalidInput(f"invalid date {value!r}: use YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 date-time")
     text = value.strip()
     if m := _YEAR.match(text):
-        if int(m.group(1)) < 1:
-            raise InvalidInput(f"invalid date {value!r}: no year 0")
+        _in_range(value, int(m.group(1)))
         return PartialDate(text, "year")
     if m := _MONTH.match(text):
-        if not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1:
-            raise InvalidInput(f"invalid date {value!r}: no such month")
+        if not 1 <= int(m.group(2)) <= 12:
+            raise InvalidInput(f"invalid date {shown(value)}: no such month")
+        _in_range(value, int(m.group(1)))
         return PartialDate(text, "month")
-    if len(text) == 10:
+    if _DAY.match(text):
         try:
-            return PartialDate(date.fromisoformat(text).isoformat(), "day")
+            day = date.fromisoformat(text)
         except ValueError:
-            raise InvalidInput(f"invalid date {value!r}: no such day") from None
+            raise InvalidInput(f"invalid date {shown(value)}: no such day") from None
+        _in_range(value, day.year)
+        return PartialDate(day.isoformat(), "day")
+    if not _DATE_TIME.match(text):
+        raise InvalidInput(f"invalid date {shown(value)}: {_FORMS}")
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise InvalidInput(
-            f"invalid date {value!r}: use YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 date-time"
-        ) from None
-    if len(text) < 13 or "T" not in text.upper() and " " not in text:
-        raise InvalidInput(f"invalid date {value!r}: use YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 date-time")
+        raise InvalidInput(f"invalid date {shown(value)}: {_FORMS}") from None
+    try:
+        utc = moment.astimezone(timezone.utc) if moment.tzinfo is not None else moment
+    except OverflowError:
+        utc = None
+    _in_range(value, utc.year if utc is not None else 0)
     return PartialDate(moment.isoformat(), "time")
+
+
+def is_future(on: str, precision: str, now: datetime | None = None) -> bool:
+    """Whether a date's range starts after `now` (UTC; default: this moment)."""
+    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    return range_start(on, precision) > moment.isoformat(timespec="seconds")
 
 
 def parse_moment(text: str) -> datetime:
     """A recording time given to --as-of: a date means the end of that day, UTC unless a zone is given."""
     try:
-        if len(text) == 10:
+        if _DAY.match(text):
             day = date.fromisoformat(text)
             return datetime(day.year, day.month, day.day, 23, 59, 59, 999999, tzinfo=timezone.utc)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"--as-of {text!r}: give a position, an ISO 8601 date or date-time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        if not _DATE_TIME.match(text):
+            raise ValueError(text)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"--as-of {shown(text)}: give a position, an ISO 8601 date or date-time") from None
+    return moment
 
 
 def range_start(text: str, precision: str) -> str:
@@ -205,18 +283,20 @@ def range_start(text: str, precision: str) -> str:
 def parse_amount(value: object) -> int | float:
     """A money amount: a non-negative number, kept as an int when it is whole."""
     if isinstance(value, bool):
-        raise InvalidInput(f"invalid amount {value!r}")
+        raise InvalidInput("invalid amount: true and false are not numbers")
+    if isinstance(value, str) and len(value) > 40:
+        raise InvalidInput(f"invalid amount {shown(value)}: give a number")
     try:
         number = float(value) if not isinstance(value, int) else value
     except (TypeError, ValueError):
-        raise InvalidInput(f"invalid amount {value!r}: give a number") from None
+        raise InvalidInput(f"invalid amount {shown(value)}: give a number") from None
     if isinstance(number, float):
         if number != number or number in (float("inf"), float("-inf")):
-            raise InvalidInput(f"invalid amount {value!r}")
+            raise InvalidInput(f"invalid amount {shown(value)}")
         if number.is_integer():
             number = int(number)
     if number < 0:
-        raise InvalidInput(f"invalid amount {value!r}: must not be negative")
+        raise InvalidInput(f"invalid amount {shown(value)}: must not be negative")
     if number > 10**15:
-        raise InvalidInput(f"invalid amount {value!r}: over 10^15")
+        raise InvalidInput(f"invalid amount {shown(value)}: over 10^15")
     return number

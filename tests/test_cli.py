@@ -43,7 +43,8 @@ def test_writes_answer_id_position_skipped(run):
     assert run.json("source", "add", "s1", "--publisher", "P", "--title", "T", "--reliability", "B",
                     "--credibility", "2") == {"id": "s1", "position": 1, "skipped": True}
     result = run("source", "add", "s1", "--publisher", "Q", "--title", "T", code=1)
-    assert result.stderr == "Error: source s1 already exists with other data\n"
+    assert result.stderr == ("Error: source s1 already exists with other data (publisher: stored 'P', given 'Q'; "
+                             "reliability: stored 'B', given (none); credibility: stored 2, given (none))\n")
 
 
 def test_the_incident_json_shape(story):
