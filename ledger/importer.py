@@ -54,7 +54,7 @@ def parse_line(line: str | bytes) -> m.Op:
     if not isinstance(data, dict):
         raise InvalidInput("not a JSON object")
     op = data.pop("op", None)
-    if op not in m.OPS:
+    if not isinstance(op, str) or op not in m.OPS:
         raise InvalidInput(f"unknown op {shown(op)}: use one of {', '.join(m.OPS)}")
     return m.parse(m.OPS[op], data)
 
