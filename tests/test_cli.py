@@ -159,7 +159,7 @@ def test_a_real_process_end_to_end(tmp_path):
     assert show.returncode == 0 and json.loads(show.stdout)["status"] == "investigating"
     bad = _ledger(tmp_path, "record", "raid", "chiba-lexus", "--on", "2023-02-30", "--source", "asahi-2023-12-07",
                   "--authority", "JP", "--target", "JP")
-    assert bad.returncode == 2 and bad.stderr == "Error: on: invalid date '2023-02-30': no such day\n"
+    assert bad.returncode == 2 and bad.stderr == "Error: --on: invalid date '2023-02-30': no such day\n"
     assert "Traceback" not in bad.stderr
     assert json.loads(_ledger(tmp_path, "history", "--json").stdout)[0]["recorded_by"] == "proc"
 
