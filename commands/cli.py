@@ -37,8 +37,9 @@ class LedgerGroup(click.Group):
 
 def one_line(message: str) -> str:
     """A message for the terminal: one line, control characters shown escaped, never raw."""
-    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
-                   for c in message)
+    from commands.escaping import terminal
+
+    return terminal(message)
 
 
 def _translate(error: Exception) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from commands.output import emit, json_option, table
+from commands.output import emit, emit_rows, format_option, json_option, line, table
 
 
 def _query(name: str, *args: Any, as_of: str | None = None, **kwargs: Any) -> Any:
@@ -32,17 +32,33 @@ def _query(name: str, *args: Any, as_of: str | None = None, **kwargs: Any) -> An
 as_of_option = click.option("--as-of", "as_of", metavar="WHEN",
                             help="A ledger position, or an ISO 8601 recording date or time: answer as of then.")
 
-INCIDENT_COLUMNS = ["on", "kind", "status", "case", "roles", "sources", "id"]
+ID_KEY = "id / key"
+INCIDENT_COLUMNS = [ID_KEY, "on", "kind", "status", "case", "roles", "sources"]
+CASE_COLUMNS = ["id", "status", "incidents", "title"]
+ENTITY_COLUMNS = ["id", "name", "kind"]
+
+
+def _with_key(inc: dict[str, Any]) -> dict[str, Any]:
+    """An incident row for a table: its id, and its key on the line below when it has one."""
+    row = dict(inc)
+    row[ID_KEY] = f"{inc['id']}\n{inc['key']}" if inc.get("key") else inc["id"]
+    return row
+
+
+def _timeline_csv(inc: dict[str, Any]) -> dict[str, Any]:
+    from projections.exports import flat_incident
+
+    return flat_incident(inc)
 
 
 def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
     @cli.command("cases")
     @click.option("--status", type=click.Choice(["open", "investigating", "referred", "closed"]))
     @as_of_option
-    @json_option
-    def cases(status: str | None, as_of: str | None, as_json: bool) -> None:
+    @format_option
+    def cases(status: str | None, as_of: str | None, fmt: str) -> None:
         """List cases with their count of incidents (retracted ones left out)."""
-        emit(_query("cases", status, as_of=as_of), as_json, lambda rows: table(rows, ["id", "status", "incidents", "title"]))
+        emit_rows(_query("cases", status, as_of=as_of), fmt, CASE_COLUMNS, flat_columns=["id", "title", "status", "incidents"])
 
     @case.command("show")
     @click.argument("case_id", metavar="CASE_ID")
@@ -56,10 +72,10 @@ def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
     @click.option("--kind", type=click.Choice(["person", "organization", "vehicle", "vessel", "goods", "place",
                                                "country"]))
     @as_of_option
-    @json_option
-    def entities(kind: str | None, as_of: str | None, as_json: bool) -> None:
+    @format_option
+    def entities(kind: str | None, as_of: str | None, fmt: str) -> None:
         """List entities (merged duplicates left out) and the countries in a role."""
-        emit(_query("entities", kind, as_of=as_of), as_json, lambda rows: table(rows, ["id", "kind", "name"]))
+        emit_rows(_query("entities", kind, as_of=as_of), fmt, ENTITY_COLUMNS, flat_columns=["id", "kind", "name"])
 
     @entity.command("show")
     @click.argument("entity_id", metavar="ENTITY_ID")
@@ -74,39 +90,46 @@ def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
     @click.option("--entity", "entity_id", help="Only incidents this entity (or its duplicates) is in.")
     @click.option("--include-retracted", is_flag=True)
     @as_of_option
-    @json_option
+    @format_option
     def timeline(case_id: str | None, entity_id: str | None, include_retracted: bool, as_of: str | None,
-                 as_json: bool) -> None:
+                 fmt: str) -> None:
         """Incidents in the order they happened."""
+        from projections.exports import CSV_COLUMNS
+
         rows = _query("timeline", case_id, entity_id, include_retracted, as_of=as_of)
-        emit(rows, as_json, lambda rs: table(rs, INCIDENT_COLUMNS))
+        emit_rows(rows, fmt, INCIDENT_COLUMNS, human=lambda rs: table([_with_key(r) for r in rs], INCIDENT_COLUMNS),
+                  flat_columns=CSV_COLUMNS, flatten=_timeline_csv)
 
 
 def _show_case(doc: dict[str, Any]) -> None:
-    click.echo(f"{doc['id']}: {doc['title']}")
-    click.echo(f"status {doc['status']}; jurisdiction {doc['jurisdiction'] or '-'}; regime {doc['regime'] or '-'}")
+    click.echo(f"{line(doc['id'])}: {line(doc['title'])}")
+    click.echo(f"status {line(doc['status'])}; jurisdiction {line(doc['jurisdiction'] or '-')}; "
+               f"regime {line(doc['regime'] or '-')}")
     if doc.get("summary"):
-        click.echo(doc["summary"])
+        from commands.escaping import terminal_lines
+        from commands.output import terminal_width, wrap
+
+        room = terminal_width()
+        click.echo("\n".join(part for text in terminal_lines(doc["summary"]) for part in wrap(text, room)))
     rows = []
     for inc in doc["incidents"]:
-        row = dict(inc)
+        row = _with_key(inc)
         if inc.get("value") is not None:
-            row["kind"] = f"{inc['kind']} ({inc['value']:,} {inc['currency']})"
-        row["on"] = f"{inc['on']} ({inc['precision']})"
+            row["kind"] = f"{inc['kind']}\n{inc['value']:,} {inc['currency']}"
         rows.append(row)
-    table(rows, ["on", "kind", "status", "roles", "sources", "note"], title="Incidents")
-    table(doc["entities"], ["id", "kind", "name", "roles"], title="Entities")
+    table(rows, [ID_KEY, "on", "kind", "status", "roles", "sources", "note"], title="Incidents")
+    table(doc["entities"], ["id", "name", "kind", "roles"], title="Entities")
     click.echo(f"as of ledger position {doc['position']}")
 
 
 def _show_entity(doc: dict[str, Any]) -> None:
-    click.echo(f"{doc['id']} ({doc['kind']}): {doc['name']}")
+    click.echo(f"{line(doc['id'])} ({line(doc['kind'])}): {line(doc['name'])}")
     for label in ("aliases", "merged_from", "cases"):
         if doc.get(label):
-            click.echo(f"{label.replace('_', ' ')}: {', '.join(doc[label])}")
+            click.echo(f"{label.replace('_', ' ')}: {', '.join(map(line, doc[label]))}")
     if doc.get("identifiers"):
-        click.echo("identifiers: " + ", ".join(f"{k}={v}" for k, v in doc["identifiers"].items()))
+        click.echo("identifiers: " + ", ".join(f"{line(k)}={line(v)}" for k, v in doc["identifiers"].items()))
     if doc.get("country"):
-        click.echo(f"country: {doc['country']}")
-    table(doc["incidents"], ["on", "kind", "role", "case", "status", "id"], title="Incidents")
+        click.echo(f"country: {line(doc['country'])}")
+    table(doc["incidents"], ["id", "on", "kind", "role", "case", "status"], title="Incidents")
     click.echo(f"as of ledger position {doc['position']}")

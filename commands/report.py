@@ -1,24 +1,16 @@
 """Rendering of the case report: Markdown, or one self-contained HTML page with an SVG timeline.
 
-Every stored string is escaped for its format: Jinja2's autoescape for HTML, the `md` filter
-for Markdown. Nothing here reads the clock.
+Every stored string is escaped for its format by commands.escaping: Jinja2's autoescape and the
+`link` filter (http(s) URLs only) for HTML, the `md` and `md_block` filters for Markdown. Nothing
+here reads the clock.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Any
 
-MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-
-
-def md(value: Any) -> str:
-    """Escape a stored string for Markdown: its syntax characters and any markup in it."""
-    text = "" if value is None else str(value)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = MD_SPECIAL.sub(r"\\\1", text)
-    return " ".join(text.splitlines())
+from commands.escaping import link, md, md_block
 
 
 def plain(value: Any) -> str:
@@ -36,16 +28,21 @@ def render(data: dict[str, Any], fmt: str) -> str:
 
     env = Environment(autoescape=fmt == "html", undefined=StrictUndefined, keep_trailing_newline=True,
                       trim_blocks=False)
-    env.filters["md"] = md
-    env.filters["plain"] = plain
+    env.filters.update(md=md, md_block=md_block, link=link, plain=plain)
     template = env.from_string(files("commands").joinpath(f"report.{fmt}.j2").read_text(encoding="utf-8"))
     extra = {"chart": timeline_chart(data["case"]["incidents"])} if fmt == "html" else {}
     return template.render(data=data, **extra)
 
 
 # ---------------------------------------------------------------------- the SVG timeline
+#
+# The axis is set by the incidents that stand (retracted ones left out) and, of those, not by a
+# few far outliers (a date typed 2099 for 2009): those, and retracted incidents beyond the axis,
+# are drawn at its edge with an arrow and the words "off the chart". The labels' column is as
+# wide as its longest label; a time is labelled to the minute, its full value in the tooltip.
 
-WIDTH, LEFT, ROW, TOP = 900, 170, 26, 30
+WIDTH, ROW, TOP, RIGHT, CHAR = 900, 26, 30, 40, 7.2
+MIN_LEFT, MAX_LEFT = 120, 400
 
 
 def _day(text: str) -> float:
@@ -65,30 +62,70 @@ def _span(start: str, precision: str) -> tuple[float, float]:
     return point, point
 
 
+def _axis(spans: list[tuple[float, float]]) -> tuple[float, float]:
+    """The range the axis shows: every span, less far outliers at either end (at most a tenth of
+    them, and only while three or more are left). An outlier lies further from the others than
+    twice their own range, and more than two years away."""
+    kept = sorted(spans)
+    limit = max(1, len(kept) // 10)
+    for _ in range(limit):
+        if len(kept) < 3:
+            break
+        rest = kept[:-1]
+        low, high = min(s for s, _ in rest), max(e for _, e in rest)
+        if kept[-1][0] - high > max(2 * (high - low), 731):
+            kept = rest
+    by_end = sorted(kept, key=lambda s: s[1])
+    for _ in range(limit):
+        if len(by_end) < 3:
+            break
+        rest = by_end[1:]
+        low, high = min(s for s, _ in rest), max(e for _, e in rest)
+        if low - by_end[0][1] > max(2 * (high - low), 731):
+            by_end = rest
+    return min(s for s, _ in by_end), max(e for _, e in by_end)
+
+
+def _label(inc: dict[str, Any]) -> str:
+    on = inc["on"]
+    if inc["precision"] == "time":
+        on = on[:16].replace("T", " ")  # to the minute; the tooltip has it whole
+    return f"{on} {inc['kind']}"
+
+
 def timeline_chart(incidents: list[dict[str, Any]]) -> dict[str, Any]:
     spans = [_span(i["start"], i["precision"]) for i in incidents]
+    labels = [_label(i) for i in incidents]
+    left = int(min(MAX_LEFT, max(MIN_LEFT, max((len(t) for t in labels), default=0) * CHAR + 20)))
     if not spans:
-        return {"width": WIDTH, "height": TOP + ROW, "rows": [], "ticks": []}
-    low, high = min(s for s, _ in spans), max(e for _, e in spans)
+        return {"width": WIDTH, "height": TOP + ROW, "left": left, "rows": [], "ticks": [], "off": 0}
+    standing = [s for s, i in zip(spans, incidents) if i["status"] != "retracted"] or spans
+    low, high = _axis(standing)
     if high - low < 30:
         low, high = low - 15, high + 15
-    scale = (WIDTH - LEFT - 20) / (high - low)
+    right_edge = WIDTH - RIGHT
+    scale = (right_edge - left) / (high - low)
     rows = []
-    for n, (inc, (start, end)) in enumerate(zip(incidents, spans)):
-        x = LEFT + (start - low) * scale
-        rows.append({
-            "y": TOP + n * ROW, "x": round(x, 2), "width": round(max((end - start) * scale, 0), 2),
-            "span": end > start, "label": f"{inc['on']} {inc['kind']}", "status": inc["status"],
-            "title": f"{inc['kind']} on {inc['on']} ({inc['precision']}), {inc['status']}: {inc['id']}",
-        })
+    for n, (inc, (start, end), label) in enumerate(zip(incidents, spans, labels)):
+        title = f"{inc['kind']} on {inc['on']} ({inc['precision']}), {inc['status']}: {inc['id']}"
+        row = {"y": TOP + n * ROW, "label": label, "status": inc["status"], "off": None, "title": title}
+        if start > high or end < low:  # beyond the axis: an arrow at the edge it lies past
+            row["off"] = "right" if start > high else "left"
+            row["x"] = right_edge if start > high else left
+            row["title"] = title + "; it lies off the chart"
+        else:
+            x0, x1 = max(start, low), min(end, high)
+            row.update(x=round(left + (x0 - low) * scale, 2), width=round(max((x1 - x0) * scale, 0), 2), span=end > start)
+        rows.append(row)
     first, last = date.fromordinal(int(low)), date.fromordinal(int(high))
     if high - low <= 400:  # a short case: a tick at each month
         marks = [date(y, m, 1) for y in range(first.year, last.year + 1) for m in range(1, 13)]
-        label = "%Y-%m"
+        fmt = "%Y-%m"
     else:
         step = max(1, (last.year - first.year) // 8 + 1)
-        marks = [date(y, 1, 1) for y in range(first.year, last.year + 2, step)]
-        label = "%Y"
-    ticks = [{"x": round(LEFT + (d.toordinal() - low) * scale, 2), "label": d.strftime(label)}
+        marks = [date(y, 1, 1) for y in range(first.year, min(last.year + 2, 9999), step)]
+        fmt = "%Y"
+    ticks = [{"x": round(left + (d.toordinal() - low) * scale, 2), "label": d.strftime(fmt)}
              for d in marks if low <= d.toordinal() <= high]
-    return {"width": WIDTH, "height": TOP + len(rows) * ROW + 10, "rows": rows, "ticks": ticks}
+    return {"width": WIDTH, "height": TOP + len(rows) * ROW + 10, "left": left, "rows": rows, "ticks": ticks,
+            "off": sum(1 for r in rows if r["off"])}

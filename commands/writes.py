@@ -155,6 +155,7 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
         import sys
         import tempfile
 
+        from commands.escaping import terminal
         from commands.output import Progress
         from ledger.errors import ImportRejected
         from ledger.importer import import_lines
@@ -179,11 +180,11 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
             except ImportRejected as rejected:
                 progress.close()
                 for lineno, message in rejected.problems:
-                    say(f"line {lineno}: {message}")
+                    say(f"line {lineno}: {terminal(message)}")
                 raise
             progress.close()
         for lineno, warning in result.warnings[:20]:
-            say(f"line {lineno}: warning: {warning}")
+            say(f"line {lineno}: warning: {terminal(warning)}")
         if len(result.warnings) > 20:
             say(f"... and {len(result.warnings) - 20} more warnings")
         if as_json:

@@ -16,12 +16,15 @@ CSV_COLUMNS = ["id", "key", "case", "kind", "on", "precision", "status", "place"
 
 def csv_rows(db: Db, case: str | None = None) -> list[dict[str, Any]]:
     """One row per incident (retracted ones too, with their status), roles flattened to columns."""
-    rows = []
-    for inc in timeline(db, case=case, include_retracted=True):
-        row = {c: inc.get(c) for c in CSV_COLUMNS}
-        for role in ROLE_COLUMNS:
-            row[role] = ";".join(inc["roles"].get(role, []))
-        row["sources"] = ";".join(inc["sources"])
-        row.update(EVENT_CODES[inc["kind"]])
-        rows.append(row)
-    return rows
+    return [flat_incident(inc) for inc in timeline(db, case=case, include_retracted=True)]
+
+
+def flat_incident(inc: dict[str, Any]) -> dict[str, Any]:
+    """An INCIDENT as one CSV row: roles flattened to columns, lists joined by `;`, event codes.
+    Cells are made safe for spreadsheets where the document is written (commands.escaping)."""
+    row = {c: inc.get(c) for c in CSV_COLUMNS}
+    for role in ROLE_COLUMNS:
+        row[role] = ";".join(inc["roles"].get(role, []))
+    row["sources"] = ";".join(inc["sources"])
+    row.update(EVENT_CODES[inc["kind"]])
+    return row
