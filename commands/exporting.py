@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,21 +13,47 @@ import click
 
 
 def write_out(chunks: Iterable[str], path: str | None) -> None:
-    """To stdout, or to FILE through a temporary file renamed into place: never half-written."""
+    """To stdout, or to FILE through a temporary file in FILE's folder renamed into place, so a
+    failed command leaves neither a half file nor a temporary one. A new file gets the mode the
+    user's umask gives (0o666 & ~umask), an existing file keeps its own."""
     if path is None or path == "-":
         for chunk in chunks:
             click.echo(chunk, nl=False)
         return
+    from ledger.errors import Refused
+
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise Refused(f"-o {path}: there is no folder {folder}")
+    if target.is_dir():
+        raise Refused(f"-o {path}: that is a folder, not a file")
     try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.")
+    except OSError as error:
+        raise Refused(f"-o {path}: cannot write in {folder}: {error.strerror}") from None
+    try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             for chunk in chunks:
                 f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process's umask: reading it means setting it, so it is set straight back."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def attach(cli: click.Group) -> None:
@@ -38,27 +63,29 @@ def attach(cli: click.Group) -> None:
     @click.option("--case", "case_id", help="Only this case, with the sources and entities it needs.")
     def export(fmt: str, output: str | None, case_id: str | None) -> None:
         """Export as JSON Lines for `ledger import`, FollowTheMoney entities, or CSV."""
+        from projections.integrity import verified_head
+
         ctx = click.get_current_context().obj
         if fmt == "jsonl":
             from ledger.export import export_ops
 
-            ops = list(export_ops(ctx.app(), case_id))
+            app = ctx.app()
+            verified_head(app, app.recorder.max_notification_id() or 0)  # refused, before any output, unless it holds
+            ops = list(export_ops(app, case_id))
             write_out((json.dumps(op, ensure_ascii=False) + "\n" for op in ops), output)
             return
         read_models = ctx.read_models()
-        with read_models.reading() as (db, _position):
+        with read_models.reading() as (db, position):
+            verified_head(ctx.app(), position)  # the chain up to what the read models show
             if case_id is not None:
                 from projections.queries import case_show
 
                 case_show(db, case_id)  # refuses an unknown case
             if fmt == "csv":
+                from commands.escaping import delimited
                 from projections.exports import CSV_COLUMNS, csv_rows
 
-                buffer = io.StringIO()
-                writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
-                writer.writeheader()
-                writer.writerows(csv_rows(db, case_id))
-                chunks = [buffer.getvalue()]
+                chunks = [delimited(csv_rows(db, case_id), CSV_COLUMNS, "csv")]
             else:
                 from projections.ftm import ftm_entities
 

@@ -54,3 +54,8 @@ class ImportRejected(InvalidInput):
     def __init__(self, problems: list[tuple[int, str]]):
         self.problems = problems
         super().__init__(f"{len(problems)} bad line(s); nothing was imported")
+
+
+class LogChanged(VerificationFailed):
+    """The log no longer holds what the read models were built from, or a link of the chain it
+    shows does not hold: refused, never shown (`ledger verify` says where)."""

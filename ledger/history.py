@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.aggregates import stream_kind
+from ledger.chain import GENESIS, link
 from ledger.errors import NotFound
 from ledger.values import as_incident_id, derived_id, incident_id_for_key
 
@@ -24,7 +25,10 @@ def history(app: Any, ident: str | None = None) -> list[dict[str, Any]]:
         streams = list(labels)
     rows = []
     fields: dict[str, dict[str, Any]] = {}  # each incident's fields as they stood, to diff amendments
+    previous = GENESIS  # the stored hash before each row: the whole log's rows follow each other
     for row, event in app.log(streams=streams):
+        if streams is not None:  # one stream's rows: the hash stored just before each, one lookup
+            previous = app.recorder.hash_at(row.position - 1)
         kind = stream_kind(row.topic)
         if row.originator_id not in labels:
             ref = getattr(event, REF_FIELDS.get(kind, ""), None) or str(UUID(row.originator_id))
@@ -38,7 +42,10 @@ def history(app: Any, ident: str | None = None) -> list[dict[str, Any]]:
             "recorded_by": getattr(event, "actor", None),
             "hash": row.hash,
             "data": {k: v for k, v in event.__dict__.items() if k not in HIDDEN},
+            # its link in the chain holds: its stored bytes and the hash before it give its hash
+            "verified": link(previous, row.originator_id, row.originator_version, row.topic, row.state) == row.hash,
         })
+        previous = row.hash
         if kind == "incident":
             _diff(rows[-1], event, fields.setdefault(row.originator_id, {}))
     if ident is not None and not rows:

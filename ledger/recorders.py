@@ -22,7 +22,7 @@ from eventsourcing.sqlite import (
     SQLiteTransaction,
 )
 
-from ledger.chain import GENESIS, ChainRow, link, stream_hex
+from ledger.chain import GENESIS, ChainRow, link, stored_bytes, stream_hex
 
 PAGE = 5000
 
@@ -117,7 +117,7 @@ class ChainReads:
             params.append(page)
             rows = self._fetch(sql, params)
             for r in rows:
-                yield ChainRow(r[0], stream_hex(r[1]), r[2], r[3], bytes(r[4]), r[5])
+                yield ChainRow(r[0], stream_hex(r[1]), r[2], r[3], stored_bytes(r[4]), r[5])
             if len(rows) < page:
                 return
             after = rows[-1][0]

@@ -26,7 +26,9 @@ def connect(settings: Settings | None, read_only: bool = False) -> Any:
         return sqlite3.connect(":memory:", isolation_level=None)
     if settings.backend == "sqlite":
         if read_only:
-            return sqlite3.connect(f"file:{settings.sqlite_path}?mode=ro", uri=True, timeout=30,
+            from ledger.settings import sqlite_read_uri
+
+            return sqlite3.connect(sqlite_read_uri(settings.sqlite_path), uri=True, timeout=30,
                                    isolation_level=None)
         conn = sqlite3.connect(settings.sqlite_path, timeout=30, isolation_level=None)
         for pragma in SQLITE_PRAGMAS:

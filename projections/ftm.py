@@ -8,10 +8,11 @@ FtM's `involved` and `organizer` take legal entities only; legal entities are `i
 and an authority is the `organizer`. Countries in a role go to the Event's `country`.
 
 What FtM cannot say, and how it is handled: corrections and retractions (it holds one current
-view) — the Event carries the corrected values, retracted incidents are left out, and `notes` says
-an incident was amended; the Admiralty grading — in the Document's `notes`; recording time and
+view) — the Event carries the corrected values, retracted incidents are left out, and `notes` gives
+every correction: the fields with their old and new values, the reason, the sources that prompted
+it, who made it and when; the Admiralty grading — in the Document's `notes`; recording time and
 actor — in `notes` ("recorded by ... at ..."); a seizure's value — the Event's `description` (FtM's
-amounts belong to things, and the value is the incident's claim, not the item's); merges — the duplicate's id and name become the survivor's alias.
+amounts belong to things, and the value is the incident's claim, not the item's); merges — the duplicate's id and name become the survivor's alias, and an Event's `description` names the survivor (with the id as recorded).
 """
 
 from __future__ import annotations
@@ -100,12 +101,35 @@ def ftm_entities(db: Db, case: str | None = None) -> Iterator[dict[str, Any]]:
         yield thing.to_dict()
 
     legal = {e for e, r in rows.items() if r.kind in ("person", "organization")}
+    fixes: dict[str, list[str]] = {}
+    for fix in db.rows(f"SELECT * FROM {db.t('corrections')} WHERE incident IN (:ids) ORDER BY position",
+                       ids=sorted(inc["id"] for inc in incidents)):
+        fixes.setdefault(fix["incident"], []).append(_correction_note(fix))
     for inc in incidents:
-        yield from _event(model, inc, survivors, legal, rows)
+        yield from _event(model, inc, survivors, legal, rows, fixes.get(inc["id"], []))
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)
+
+
+def _correction_note(fix: dict[str, Any]) -> str:
+    """One correction as a note: `amended at position N by ACTOR at TIME: FIELD OLD -> NEW; ...;
+    reason: ...; prompted by: SOURCES`."""
+    changes, old, sources = json.loads(fix["changes"]), json.loads(fix["old"]), json.loads(fix["sources"])
+    what = "; ".join(f"{field} {_text(old.get(field))} -> {_text(new)}" for field, new in changes.items())
+    note = f"{fix['type']} at position {fix['position']} by {fix['actor']} at {fix['recorded_at']}"
+    note += f": {what}" if what else ""
+    note += f"; reason: {fix['reason']}"
+    return note + (f"; prompted by: {', '.join(sources)}" if sources else "")
 
 
 def _event(model: Any, inc: dict[str, Any], survivors: dict[str, str], legal: set[str],
-           rows: dict[str, Any]) -> Iterator[dict[str, Any]]:
+           rows: dict[str, Any], corrections: list[str]) -> Iterator[dict[str, Any]]:
     codes = EVENT_CODES[inc["kind"]]
     event = model.make_entity("Event")
     event.id = _id("incident", inc["id"])
@@ -118,7 +142,11 @@ def _event(model: Any, inc: dict[str, Any], survivors: dict[str, str], legal: se
     event.add("keywords", [inc["kind"], f"CAMEO:{codes['cameo']}", f"PLOVER:{codes['plover']}"]
               + ([f"PLOVER-mode:{codes['plover_mode']}"] if codes["plover_mode"] else []))
     event.add("proof", [_id("source", s) for s in inc["sources"]])
-    details = [f"{role}: {', '.join(refs)}" for role, refs in inc["roles"].items()]
+    def named(ref: str) -> str:  # a merged duplicate stands for its survivor
+        survivor = survivors.get(ref, ref)
+        return ref if survivor == ref else f"{survivor} (recorded as {ref})"
+
+    details = [f"{role}: {', '.join(map(named, refs))}" for role, refs in inc["roles"].items()]
     if inc.get("value") is not None:
         details.append(f"value: {inc['value']} {inc['currency']}")
     if inc.get("reason"):
@@ -126,6 +154,8 @@ def _event(model: Any, inc: dict[str, Any], survivors: dict[str, str], legal: se
     event.add("description", "; ".join(details))
     event.add("notes", f"case {inc['case']}; precision {inc['precision']}; status {inc['status']}; "
                        f"recorded by {inc['recorded_by']} at {inc['recorded_at']}")
+    for note in corrections:
+        event.add("notes", note)
     links = []
     for role, refs in inc["roles"].items():
         for ref in refs:

@@ -3,7 +3,9 @@ eventsourcing nor the domain model, only a bare connection (sqlite3, read-only; 
 most of a CLI read's time, so this is what keeps `case show` fast on any size of ledger.
 
 `open_light` answers None whenever the read models are missing or behind, and the caller takes
-the ordinary path, which catches up first: a read never shows a stale view.
+the ordinary path, which catches up first: a read never shows a stale view. In the same query it
+checks that the log still holds the event the read models were built up to (position and chain
+hash, one indexed lookup), and refuses them when it does not (`projections.integrity`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,34 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.errors import LogChanged
 from ledger.settings import Settings
 from projections.database import connect
 from projections.schema import NAME
 
-STATE = f"SELECT generation, position FROM ledger_projection WHERE name = '{NAME}'"
+GENESIS = "0" * 64  # ledger.chain's, not imported: the light path does without hashlib
+
+# the state, the log's head and the hash the log holds at the state's position, in one query
+STATE = ("SELECT s.generation, s.position, s.hash, (SELECT MAX({column}) FROM {events}), "
+         "(SELECT e.hash FROM {events} e WHERE e.{column} = s.position) "
+         f"FROM ledger_projection s WHERE s.name = '{NAME}'")
+
+REMEDY = "run ledger verify to see what changed; ledger replay --force rebuilds the read models from the log as it stands"
+
+
+def check_state(position: int, state_hash: str, log_hash: str | None) -> None:
+    """Refuse read models whose position (with that hash) the log no longer holds. `log_hash`:
+    the hash stored at that position in the log, None when there is no event there."""
+    if position == 0:
+        if state_hash != GENESIS:
+            raise LogChanged(f"the read models' state is inconsistent (position 0, hash {state_hash[:16]}); {REMEDY}")
+        return
+    if log_hash is None:
+        raise LogChanged(f"the log no longer holds position {position}, which the read models were built up to: "
+                         f"events were cut or removed under them; {REMEDY}")
+    if log_hash != state_hash:
+        raise LogChanged(f"the event at position {position} is not the one the read models were built up to "
+                         f"(its hash changed): the log was rewritten under them; {REMEDY}")
 
 
 @dataclass
@@ -43,18 +68,19 @@ def open_light(settings: Settings) -> LightRead | None:
             cursor.execute("BEGIN")  # one snapshot for the check and the queries
         column = "rowid" if settings.backend == "sqlite" else "notification_id"
         try:
-            cursor.execute(STATE)
-        except Exception:  # no read models yet
+            cursor.execute(STATE.format(column=column, events=settings.events_table))
+        except Exception:  # no read models yet, or of another layout
             conn.close()
             return None
         state = cursor.fetchone()
-        cursor.execute(f"SELECT MAX({column}) FROM {settings.events_table}")
-        head = cursor.fetchone()[0] or 0
         cursor.close()
+        if state is not None:
+            generation, position, hashed, head, log_hash = state
+            check_state(position, hashed, log_hash)
     except BaseException:
         conn.close()
         raise
-    if state is None or state[1] < head:
+    if state is None or position < (head or 0):
         conn.close()
         return None
-    return LightRead(conn, state[0], state[1])
+    return LightRead(conn, generation, position)

@@ -45,6 +45,8 @@ COLUMNS = {
                   "on_date", "precision", "on_start", "precision_rank", "place", "country", "note", "value",
                   "currency", "reason", "sources", "roles"),
     "incident_roles": ("entity_id", "incident", "role"),
+    "corrections": ("position", "incident", "kind", "type", "changes", "old", "reason", "sources", "actor",
+                    "recorded_at"),
 }
 # an incident's columns that come from its fields (what an amendment rewrites)
 FIELD_COLUMNS = COLUMNS["incidents"][8:]
@@ -179,11 +181,14 @@ class Projector:
         self._write_roles(position, kind, fields)
 
     def _incident_amended(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
+        incident = incident_id(stream)
         (recorded, kind, *current), = self._execute(
             conn, f"SELECT position, kind, {', '.join(FIELD_COLUMNS)} FROM {self.t('incidents')} WHERE id = ?",
-            (incident_id(stream),))
+            (incident,))
         before = stored_fields(dict(zip(FIELD_COLUMNS, current)))
         fields = {**before, **e["changes"]}
+        old = {name: _plain_number(before.get(name)) for name in e["changes"]}
+        self._correction(position, incident, kind, "amended", e, old)
         assignments = ", ".join(f"{c} = ?" for c in FIELD_COLUMNS)
         self._execute(conn, f"UPDATE {self.t('incidents')} SET status = 'amended', {assignments} WHERE position = ?",
                       (*incident_row(kind, fields), recorded))
@@ -195,8 +200,16 @@ class Projector:
             self._write_roles(recorded, kind, fields)
 
     def _incident_retracted(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
-        self._execute(conn, f"UPDATE {self.t('incidents')} SET status = 'retracted' WHERE id = ?",
-                      (incident_id(stream),))
+        incident = incident_id(stream)
+        (kind,), = self._execute(conn, f"SELECT kind FROM {self.t('incidents')} WHERE id = ?", (incident,))
+        self._execute(conn, f"UPDATE {self.t('incidents')} SET status = 'retracted' WHERE id = ?", (incident,))
+        self._correction(position, incident, kind, "retracted", e, {})
+
+    def _correction(self, position: int, incident: str, kind: str, type_: str, e: dict[str, Any],
+                    old: dict[str, Any]) -> None:
+        self.pending["corrections"].append((position, incident, kind, type_, _dumps(e.get("changes") or {}),
+                                            _dumps(old), e["reason"], _dumps(e.get("sources") or []),
+                                            e.get("actor"), _when(e)))
 
     def _write_roles(self, incident: int, kind: str, fields: dict[str, Any]) -> None:
         self.pending["incident_roles"].extend(_role_rows(incident, kind, fields))
@@ -214,6 +227,11 @@ class Projector:
             (ref,), = self._execute(conn, f"SELECT ref FROM {self.t('streams')} WHERE stream = ?", (stream,))
             self.refs[stream] = ref
         return ref
+
+
+def _plain_number(value: Any) -> Any:
+    """A value read back from a FLOAT column as it was given (70000, not 70000.0)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _role_rows(incident: int, kind: str, fields: dict[str, Any]) -> list[tuple]:

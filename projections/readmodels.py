@@ -4,6 +4,11 @@ Catch-up reads the events after the tracked position and applies them page by pa
 rows and the new position are written in one transaction, under the write lock, so two processes
 catching up at once never apply an event twice. Every read catches up first.
 
+The state remembers the position and the chain hash the read models were built up to: every read
+checks that the log still holds that event (one indexed lookup), and catch-up and replay apply
+only events whose chain links hold (`projections.integrity`). A ledger file the user may only
+read gets read models built in memory for the read when its own are missing or behind.
+
 The events are read straight from the event store's table in the same database, as stored rows:
 catching up and replaying need neither the application nor the domain model.
 """
@@ -15,9 +20,12 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
-from ledger.settings import Settings
+from ledger.chain import GENESIS
+from ledger.errors import LogChanged, Refused
+from ledger.settings import Settings, read_only_file
 from projections.database import Checkpointer, connect, dialect
-from projections.projector import Projector, Stored
+from projections.integrity import check_state, linked
+from projections.projector import Projector
 from projections.queries import Db
 from projections.schema import NAME, STATE_TABLE, drop_statements, index_statements, table_statements
 
@@ -27,16 +35,24 @@ RECORDED_PAGE = 10_000  # events this process just stored (an import batch): one
 PROJECTION_LOCK = 0x1ED6E402  # a PostgreSQL advisory lock of the ledger's own
 
 
+# a stored row as catch-up reads it: (position, stream hex, version, topic, state, chain hash)
+Row = tuple[int, str, int, str, bytes, str]
+
+
 class ReadModels:
-    """The read models of one database. `source(after, upto)` gives stored events from
-    elsewhere (the --as-of copy reads another ledger's log); by default they are read from the
-    events table beside the read models."""
+    """The read models of one database. `source(after, upto)` gives stored rows from elsewhere
+    (the --as-of copy reads another ledger's log); by default they are read from the events
+    table beside the read models."""
 
     def __init__(self, settings: Settings | None,
-                 source: Callable[[int, int | None], Iterable[Stored]] | None = None):
+                 source: Callable[[int, int | None], Iterable[Row]] | None = None):
         self.settings = settings
         self.source = source
-        self.conn = connect(settings)
+        # a ledger file this user may only read: nothing is written, read models are built in memory
+        self.read_only = (settings is not None and settings.backend == "sqlite"
+                          and read_only_file(settings.sqlite_path))
+        self.memory: ReadModels | None = None
+        self.conn = connect(settings, read_only=self.read_only)
         self.dialect = dialect(self.conn)
         self.mark = "?" if self.dialect == "sqlite" else "%s"
         self.column = "rowid" if self.dialect == "sqlite" else "notification_id"
@@ -48,15 +64,17 @@ class ReadModels:
         """The read models as the ledger stood at `position`, built by the same projector into a
         throw-away in-memory database, never by rewinding the live ones."""
 
-        def source(after: int, upto: int | None) -> Iterator[Stored]:
+        def source(after: int, upto: int | None) -> Iterator[Row]:
             for row in app.recorder.chain_rows(after, upto):
-                yield Stored(row.position, row.originator_id, row.topic, row.state)
+                yield row.position, row.originator_id, row.originator_version, row.topic, row.state, row.hash
 
         read_models = cls(None, source)
         read_models.catch_up(upto=position)
         return read_models
 
     def close(self) -> None:
+        if self.memory is not None:
+            self.memory.close()
         if self.checkpointer is not None:
             self.checkpointer.close()
         self.conn.close()
@@ -102,26 +120,38 @@ class ReadModels:
 
     @contextmanager
     def reading(self) -> Iterator[tuple[Db, int]]:
-        """A read transaction on the live generation: (queries' Db, position)."""
+        """A read transaction on the live generation: (queries' Db, position), once the log is
+        seen to still hold the position they were built up to."""
+        if self.memory is not None:
+            with self.memory.reading() as read:
+                yield read
+            return
         with self._transaction(write=False) as conn:
-            generation, position = self._state()
+            generation, position, hashed = self._state()
+            self._check(position, hashed)
             yield Db(conn, generation), position
 
-    def _state(self, lock: bool = False) -> tuple[int, int]:
-        """(generation, position); `lock` holds the row until the transaction ends (on SQLite the
-        whole database is already held by BEGIN IMMEDIATE)."""
-        sql = "SELECT generation, position FROM ledger_projection WHERE name = ?"
+    def _state(self, lock: bool = False) -> tuple[int, int, str]:
+        """(generation, position, chain hash there); `lock` holds the row until the transaction
+        ends (on SQLite the whole database is already held by BEGIN IMMEDIATE)."""
+        sql = "SELECT generation, position, hash FROM ledger_projection WHERE name = ?"
         rows = self._sql(sql + (" FOR UPDATE" if lock and self.dialect == "postgresql" else ""), (NAME,))
         if not rows:
             raise LookupError("read models not created")
-        return rows[0][0], rows[0][1]
+        return rows[0][0], rows[0][1], rows[0][2]
 
-    def _move(self, position: int, generation: int | None = None) -> None:
+    def _move(self, position: int, hashed: str, generation: int | None = None) -> None:
         if generation is None:
-            self._sql("UPDATE ledger_projection SET position = ? WHERE name = ?", (position, NAME))
+            self._sql("UPDATE ledger_projection SET position = ?, hash = ? WHERE name = ?", (position, hashed, NAME))
         else:
-            self._sql("UPDATE ledger_projection SET position = ?, generation = ? WHERE name = ?",
-                      (position, generation, NAME))
+            self._sql("UPDATE ledger_projection SET position = ?, hash = ?, generation = ? WHERE name = ?",
+                      (position, hashed, generation, NAME))
+
+    def _check(self, position: int, hashed: str) -> None:
+        """The log still holds the event the read models were built up to (one indexed lookup);
+        a copy built from another log checked that log's chain as it went."""
+        if self.source is None:
+            check_state(position, hashed, self._hash_at(position) if position else None)
 
     # ------------------------------------------------------------------ the log
 
@@ -131,23 +161,39 @@ class ReadModels:
         assert self.settings is not None
         return self._sql(f"SELECT MAX({self.column}) FROM {self.settings.events_table}")[0][0] or 0
 
-    def _events(self, after: int, upto: int | None, limit: int) -> list[Stored]:
-        """Up to `limit` stored events after a position (and up to `upto`), in position order."""
+    def _hash_at(self, position: int) -> str | None:
+        """The chain hash stored at exactly this position, None when no event is there."""
+        assert self.settings is not None
+        rows = self._sql(f"SELECT hash FROM {self.settings.events_table} WHERE {self.column} = ?", (position,))
+        return rows[0][0] if rows else None
+
+    def _events(self, after: int, upto: int | None, limit: int) -> list[Row]:
+        """Up to `limit` stored rows after a position (and up to `upto`), in position order."""
         if self.source is not None:
             return list(islice(self.source(after, upto), limit))
         assert self.settings is not None
         column = self.column
-        sql = f"SELECT {column}, originator_id, topic, state FROM {self.settings.events_table} WHERE {column} > ?"
+        sql = (f"SELECT {column}, originator_id, originator_version, topic, state, hash "
+               f"FROM {self.settings.events_table} WHERE {column} > ?")
         params: tuple = (after,)
         if upto is not None:
             sql += f" AND {column} <= ?"
             params += (upto,)
         sql = f"{sql} ORDER BY {column} LIMIT {int(limit)}"
         if self.dialect == "sqlite":
-            return [Stored(*row) for row in self._sql(sql, params)]
+            return self._sql(sql, params)
         # binary results: the states come back as they are, not hex-encoded and decoded again
         with self.conn.execute(sql.replace("?", self.mark), params, binary=True) as cursor:
-            return [Stored(p, o.hex, t, bytes(s)) for p, o, t, s in cursor.fetchall()]
+            return [(p, o.hex, v, t, bytes(s), h) for p, o, v, t, s, h in cursor.fetchall()]
+
+    def _log(self, after: int, upto: int | None) -> Iterator[Row]:
+        """Every stored row after a position, up to `upto`, page by page."""
+        while True:
+            rows = self._events(after, upto, PAGE)
+            yield from rows
+            if len(rows) < PAGE:
+                return
+            after = rows[-1][0]
 
     def _gap(self, after: int, before: int) -> bool:
         """Whether any event lies strictly between two positions (PostgreSQL's ids may skip)."""
@@ -161,7 +207,8 @@ class ReadModels:
     # ------------------------------------------------------------------ keeping up
 
     def ensure(self) -> None:
-        """Create the read-model tables on first use, or when their layout has changed."""
+        """Create the read-model tables on first use, or when their layout has changed (layout 2's
+        state table had no hash column: it goes, with the generations it names)."""
         if self.ready:
             return
         try:
@@ -169,10 +216,16 @@ class ReadModels:
                 self._state()
             self.ready = True
             return
-        except Exception:  # no state table yet, or no row of this version in it
+        except Exception:  # no state table yet, or one of another layout, or no row of this version in it
             pass
         with self.writing():
             self._sql(STATE_TABLE)
+            if "hash" not in self._columns("ledger_projection"):
+                for (generation,) in self._sql("SELECT generation FROM ledger_projection"):
+                    for statement in drop_statements(generation):
+                        self._sql(statement)
+                self._sql("DROP TABLE ledger_projection")
+                self._sql(STATE_TABLE)
             if not self._sql("SELECT 1 FROM ledger_projection WHERE name = ?", (NAME,)):
                 older = [row[0] for row in self._sql("SELECT generation FROM ledger_projection")]
                 generation = max(older, default=0) + 1
@@ -180,19 +233,41 @@ class ReadModels:
                                   *table_statements(generation, self.dialect), *index_statements(generation)]:
                     self._sql(statement)
                 self._sql("DELETE FROM ledger_projection")
-                self._sql("INSERT INTO ledger_projection (name, generation, position) VALUES (?, ?, 0)",
-                          (NAME, generation))
+                self._sql("INSERT INTO ledger_projection (name, generation, position, hash) VALUES (?, ?, 0, ?)",
+                          (NAME, generation, GENESIS))
         self.ready = True
 
-    def behind(self) -> bool:
-        with self._transaction(write=False):
-            return self._state()[1] < self.head()
+    def _columns(self, table: str) -> list[str]:
+        cursor = self.conn.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+        try:
+            return [d[0] for d in cursor.description]
+        finally:
+            cursor.close()
 
-    def catch_up(self, upto: int | None = None, recorded: list[Stored] | None = None) -> int:
+    def behind(self) -> bool:
+        """Whether events follow the read models' position; refused when the log no longer holds it."""
+        with self._transaction(write=False):
+            _, position, hashed = self._state()
+            self._check(position, hashed)
+            return position < self.head()
+
+    def catch_up(self, upto: int | None = None, recorded: list[tuple] | None = None) -> int:
         """Apply every event after the tracked position (up to `upto`); the number applied.
 
-        `recorded`: events this process has just stored; when they follow the tracked position
-        directly they are applied as they are, without reading them back."""
+        `recorded`: events this process has just stored, (position, stream, topic, state); when
+        they follow the tracked position directly they are applied as they are, without reading
+        them back. A writer's catch-up never fails the write: when the log no longer holds the
+        read models' position, it leaves them, and the next read refuses and says why."""
+        if self.read_only:
+            return self._in_memory()
+        if recorded:
+            try:
+                return self._catch_up(upto, recorded)
+            except LogChanged:
+                return 0
+        return self._catch_up(upto, None)
+
+    def _catch_up(self, upto: int | None, recorded: list[tuple] | None) -> int:
         self.ensure()
         applied = self._apply_recorded(recorded) if recorded else 0
         if upto is None and not self.behind():
@@ -200,24 +275,26 @@ class ReadModels:
         projector: Projector | None = None
         while True:
             with self.writing() as conn:
-                generation, position = self._state(lock=True)
+                generation, position, hashed = self._state(lock=True)
+                self._check(position, hashed)
                 if projector is None or projector.generation != generation:
                     projector = self._projector(generation)
-                page = self._events(position, upto, PAGE)
+                page, hashed = linked(self._events(position, upto, PAGE), hashed)
                 if not page:
                     return applied
                 for stored in page:
                     projector.apply(conn, stored)
                 projector.flush(conn)
-                self._move(page[-1][0])
+                self._move(page[-1][0], hashed)
                 applied += len(page)
 
-    def _apply_recorded(self, recorded: list[Stored]) -> int:
+    def _apply_recorded(self, recorded: list[tuple]) -> int:
         applied = 0
         for start in range(0, len(recorded), RECORDED_PAGE):
             page = recorded[start:start + RECORDED_PAGE]
             with self.writing() as conn:
-                generation, position = self._state(lock=True)
+                generation, position, hashed = self._state(lock=True)
+                self._check(position, hashed)
                 if page[0][0] <= position:
                     page = [stored for stored in page if stored[0] > position]
                 if not page or page[0][0] != position + 1 and self._gap(position, page[0][0]):
@@ -226,23 +303,53 @@ class ReadModels:
                 for stored in page:
                     projector.apply(conn, stored)
                 projector.flush(conn)
-                self._move(page[-1][0])
+                last = page[-1][0]
+                self._move(last, self._hash_at(last) or "")  # sealed by this process: one lookup
                 applied += len(page)
             self._written()
         return applied
 
-    def replay(self, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+    def _in_memory(self) -> int:
+        """A ledger file this user may only read: its own read models answer when they are up
+        to date; otherwise (missing, of another layout, behind) read models are built in memory
+        from the log for this read, as --as-of does, and nothing is written."""
+        if self.memory is not None:
+            return 0
+        head = self.head()
+        try:
+            with self._transaction(write=False):
+                _, position, hashed = self._state()
+        except Exception:  # no read models, or of another layout
+            position, hashed = -1, ""
+        if position >= 0:
+            with self._transaction(write=False):
+                self._check(position, hashed)
+            if position == head:
+                self.ready = True
+                return 0
+        self.memory = ReadModels(None, self._log)
+        return self.memory.catch_up(upto=head)
+
+    def replay(self, progress: Callable[[int, int], None] | None = None, force: bool = False) -> tuple[int, int]:
         """Rebuild every read model from position 1 into fresh tables, then swap them in.
 
         Returns (events replayed, position). If anything fails, the fresh tables are dropped and
         the live read models stay as they were. The fresh tables get their secondary indexes
         once they are full (one sort each, not an update per row), or at the first event that
         needs to find a row. A second connection checkpoints the write-ahead log meanwhile.
+
+        A log that no longer holds the live read models' position is refused unless `force`
+        (the remedy once `ledger verify` has said what changed); every event replayed must pass
+        the chain, from the first, or nothing is swapped in.
         """
         assert self.settings is not None
+        if self.read_only:
+            raise Refused(f"replay rebuilds the read models, and {self.settings.sqlite_path} is read-only here")
         self.ensure()
         with self._transaction(write=False):
-            live, _ = self._state()
+            live, position, hashed = self._state()
+            if not force:
+                self._check(position, hashed)
             total = self._sql(f"SELECT COUNT(*) FROM {self.settings.events_table}")[0][0]
         fresh = live + 1
         with self.writing():
@@ -260,25 +367,25 @@ class ReadModels:
                 indexed = True
 
         projector = self._projector(fresh, before_lookup=index)
-        replayed, position = 0, 0
+        replayed, position, hashed = 0, 0, GENESIS
         try:
             while True:
                 with self.writing() as conn:
-                    page = self._events(position, None, REPLAY_PAGE)
+                    page, last = linked(self._events(position, None, REPLAY_PAGE), hashed)
                     if not page:
                         # caught up with the log, under the write lock: index and swap in this transaction
                         index()
-                        current, _ = self._state(lock=True)
+                        current, _, _ = self._state(lock=True)
                         if current != live:
                             raise RuntimeError("another replay swapped the read models meanwhile")
-                        self._move(position, generation=fresh)
+                        self._move(position, hashed, generation=fresh)
                         for statement in drop_statements(live):
                             self._sql(statement)
                         return replayed, position
                     for stored in page:
                         projector.apply(conn, stored)
                     projector.flush(conn)
-                position = page[-1][0]
+                position, hashed = page[-1][0], last
                 replayed += len(page)
                 if progress:
                     progress(replayed, total)

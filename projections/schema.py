@@ -16,13 +16,17 @@ catch-up, and the old tables are dropped: read models are derived data, never mi
 
 from __future__ import annotations
 
-VERSION = 2
+VERSION = 3  # 3: the state remembers the chain hash at its position; corrections table
 NAME = f"read_models.v{VERSION}"
 
+# The read models' state: the live generation, the position they were built up to and the chain
+# hash of the event there (GENESIS at position 0), which every read checks against the log.
+# Layout 2 had no hash column: `ensure` drops such a table, with the generations it names.
 STATE_TABLE = """CREATE TABLE IF NOT EXISTS ledger_projection (
     name VARCHAR(40) NOT NULL PRIMARY KEY,
     generation INTEGER NOT NULL,
-    position INTEGER NOT NULL)"""
+    position INTEGER NOT NULL,
+    hash VARCHAR(64) NOT NULL)"""
 
 # {p} is the generation's prefix; {without_rowid} is SQLite's, for a table whose key is the row
 TABLES = {
@@ -92,6 +96,19 @@ TABLES = {
     recorded_at VARCHAR(40),
     recorded_by TEXT,
     position INTEGER NOT NULL PRIMARY KEY)""",
+    # every amendment and retraction, with the values it replaced (JSON), for exports that
+    # cannot show history otherwise (FtM notes)
+    "corrections": """(
+    position INTEGER NOT NULL PRIMARY KEY,
+    incident VARCHAR(36) NOT NULL,
+    kind VARCHAR(20) NOT NULL,
+    type VARCHAR(10) NOT NULL,
+    changes TEXT NOT NULL,
+    old TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    sources TEXT NOT NULL,
+    actor TEXT,
+    recorded_at VARCHAR(40))""",
     # who took part in which incident, in which role: looked up by entity
     "incident_roles": """(
     entity_id VARCHAR(80) NOT NULL,
@@ -107,6 +124,7 @@ INDEXES = {
     "incidents_case": "INDEX {p}incidents_case ON {p}incidents (case_id)",
     "incidents_order": "INDEX {p}incidents_order ON {p}incidents (on_start, precision_rank, position)",
     "entities_merged": "INDEX {p}entities_merged ON {p}entities (merged_into)",
+    "corrections_incident": "INDEX {p}corrections_incident ON {p}corrections (incident)",
 }
 
 

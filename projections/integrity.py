@@ -1,0 +1,154 @@
+"""What makes a read trustworthy: the read models are tied to the log they were built from.
+
+- The state row remembers the position and the chain hash the read models were built up to;
+  every read checks, with one indexed lookup, that the log still holds that event there
+  (`check_state`). A log cut or rewritten under them is refused, never shown or hidden.
+- Catch-up and replay apply only events whose chain links hold, from the remembered hash
+  (`linked`), so the read models only ever hold events that passed the chain.
+- Reports and exports verify the whole chain up to the position they are made from
+  (`verified_head`), and print that head only then.
+- `verify --deep` rebuilds the read models in memory and compares them, table by table and row
+  by row, with the live ones (`compare_read_models`).
+
+The state check itself lives in `projections.light`, which must not import even hashlib (about
+10 ms of a `case show`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterable
+from typing import Any
+
+from ledger.chain import link
+from ledger.errors import LogChanged
+from projections.light import REMEDY, check_state
+
+__all__ = ["REMEDY", "check_state", "compare_read_models", "deep_problem", "linked", "verified_head"]
+
+_LENGTH = struct.Struct(">Q").pack
+
+
+def broken_link(position: int) -> LogChanged:
+    return LogChanged(f"the event at position {position} does not match the hash chain (an event was edited, "
+                      "removed or inserted at or just before it); nothing of it was applied to the read models; "
+                      "run ledger verify")
+
+
+def linked(rows: Iterable[tuple], previous: str) -> tuple[list[tuple[int, str, str, Any]], str]:
+    """Check each row's chain link from `previous` (rows: position, stream, version, topic,
+    state, hash); the rows as the projector takes them, and the last hash."""
+    out: list[tuple[int, str, str, Any]] = []
+    append, sha256, fromhex, length = out.append, hashlib.sha256, bytes.fromhex, _LENGTH
+    for position, stream, version, topic, state, hashed in rows:
+        if type(stream) is str and type(state) is bytes and type(topic) is str and type(previous) is str:
+            # chain.link, inlined for the common types: this runs for every event applied
+            s, v, t = stream.encode(), b"%d" % version, topic.encode()
+            try:
+                computed = sha256(b"".join((fromhex(previous), length(len(s)), s, length(len(v)), v,
+                                            length(len(t)), t, length(len(state)), state))).hexdigest()
+            except ValueError:
+                computed = link(previous, stream, version, topic, state)
+        else:
+            computed = link(previous, stream, version, topic, state)
+        if computed != hashed:
+            raise broken_link(position)
+        previous = hashed
+        append((position, stream, topic, state))
+    return out, previous
+
+
+def verified_head(app: Any, position: int) -> str:
+    """The chain's head at `position`, after checking every link up to it; refused if one fails."""
+    from ledger.chain import verify
+
+    verdict = verify(app.recorder.chain_rows(upto=position))
+    if not verdict.ok:
+        where = f" at position {verdict.first_bad_position}" if verdict.first_bad_position else ""
+        raise LogChanged(f"the hash chain does not hold{where}: {verdict.problem}; refused, since what it "
+                         "shows could not be vouched for; run ledger verify")
+    return verdict.head
+
+
+# ---------------------------------------------------------------------- verify --deep
+
+
+def _norm(value: Any) -> str:
+    """A value as text the same on SQLite and PostgreSQL (floats and integers alike)."""
+    if value is None:
+        return "\0null"
+    if isinstance(value, bool):
+        return f"\0n{float(value)!r}"
+    if isinstance(value, (int, float)):
+        return f"\0n{float(value)!r}"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "\0b" + bytes(value).hex()
+    return str(value)
+
+
+def _table_rows(conn: Any, table: str) -> list[tuple[str, ...]]:
+    cursor = conn.cursor()
+    try:
+        cursor.execute(f"SELECT * FROM {table}")
+        columns = [d[0] for d in cursor.description]
+        rows = sorted(tuple(_norm(v) for v in row) for row in cursor.fetchall())
+    finally:
+        cursor.close()
+    return [tuple(columns)] + rows
+
+
+def _shown(row: tuple[str, ...], columns: tuple[str, ...]) -> str:
+    text = ", ".join(f"{c}={v.replace(chr(0) + 'n', '').replace(chr(0), '')}" for c, v in zip(columns, row))
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def compare_read_models(live_conn: Any, live_generation: int, fresh_conn: Any, fresh_generation: int) -> str | None:
+    """The first difference between two generations of read models, table by table, or None."""
+    from projections.schema import TABLES, prefix
+
+    for name in TABLES:
+        live_table, fresh_table = prefix(live_generation) + name, prefix(fresh_generation) + name
+        try:
+            live = _table_rows(live_conn, live_table)
+        except Exception as error:  # dropped or altered
+            return f"read-model table {live_table} cannot be read: {str(error).strip().splitlines()[0]}"
+        fresh = _table_rows(fresh_conn, fresh_table)
+        if live[0] != fresh[0]:
+            return f"read-model table {live_table} has columns {', '.join(live[0])}, not {', '.join(fresh[0])}"
+        columns = live[0]
+        for index, (got, want) in enumerate(zip(live[1:], fresh[1:])):
+            if got != want:
+                return (f"read-model table {live_table} differs from a fresh projection of the log at its row "
+                        f"{index + 1} (in sorted order): it holds ({_shown(got, columns)}), the log gives "
+                        f"({_shown(want, columns)})")
+        if len(live) != len(fresh):
+            extra = live[len(fresh)] if len(live) > len(fresh) else None
+            missing = fresh[len(live)] if len(fresh) > len(live) else None
+            what = (f"a row the log does not give: ({_shown(extra, columns)})" if extra is not None else
+                    f"no row ({_shown(missing, columns)}) that the log gives")  # type: ignore[arg-type]
+            return f"read-model table {live_table} holds {len(live) - 1} rows, not {len(fresh) - 1}: {what}"
+    return None
+
+
+def deep_problem(read_models: Any, app: Any) -> str | None:
+    """`verify --deep`: the live read models against the same log projected afresh in memory, up
+    to the position they were built to; None when they agree (or when there are none yet)."""
+    from projections.readmodels import ReadModels
+
+    try:
+        with read_models._transaction(write=False):
+            generation, position, hashed = read_models._state()
+    except Exception:  # no read models yet, or of an older layout: the next read builds them
+        return None
+    with read_models._transaction(write=False) as conn:
+        try:
+            read_models._check(position, hashed)
+        except LogChanged as error:
+            return f"read-model state (table ledger_projection): {error}"
+        fresh = ReadModels.as_of(app, position)
+        try:
+            with fresh.reading() as (db, _):
+                return compare_read_models(conn, generation, db.conn, db.generation)
+        finally:
+            fresh.close()

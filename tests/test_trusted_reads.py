@@ -1,0 +1,380 @@
+"""Issue 8, "Reads you can trust" (defects 11, 12, 13, 14 first sentence, 19): the read models are
+tied to the log they were built from, reports and exports verify the chain they cite, `verify
+--deep` compares the read models with a fresh projection, a read-only ledger file answers, and the
+FtM export keeps corrections and merges. Each test tampers as whoever holds the database can: with
+sqlite3, or with psycopg on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from ledger.settings import Settings
+from projections.integrity import REMEDY
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+LEDGER = Path(sys.executable).parent / "ledger"
+
+
+def _tamper(db_url: str, sql: str, params: tuple = ()) -> int:
+    """Run SQL on the ledger's database behind its back. `{events}` and `{pos}` name the event
+    table and its position column; `?` marks a parameter. Returns the rows changed."""
+    settings = Settings(db=db_url)
+    if settings.backend == "sqlite":
+        con = sqlite3.connect(settings.sqlite_path)
+        try:
+            for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+                con.execute(f'DROP TRIGGER "{name}"')  # whoever holds the file can
+            cursor = con.execute(sql.format(events="stored_events", pos="rowid"), params)
+            con.commit()
+            return cursor.rowcount
+        finally:
+            con.close()
+    import psycopg
+
+    pg = settings.postgres
+    with psycopg.connect(dbname=pg["dbname"], user=pg["user"], host=pg["host"], port=pg["port"],
+                         autocommit=True) as con:
+        con.execute("SET session_replication_role = replica")  # no triggers, as the owner may
+        cursor = con.execute(sql.format(events="ledger_events", pos="notification_id").replace("?", "%s"), params)
+        return cursor.rowcount
+
+
+def _query(db_url: str, sql: str) -> list[tuple]:
+    settings = Settings(db=db_url)
+    if settings.backend == "sqlite":
+        con = sqlite3.connect(settings.sqlite_path)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+    with settings.connect_postgres() as con:
+        return con.execute(sql).fetchall()
+
+
+def _state(db_url: str) -> tuple[int, int, str]:
+    return _query(db_url, "SELECT generation, position, hash FROM ledger_projection")[0]
+
+
+def _rewrite(db_url: str, position: int, old: str, new: str) -> None:
+    """Rewrite text inside the stored state of the event at `position`, bytes kept as bytes."""
+    if Settings(db=db_url).backend == "sqlite":
+        sql = "UPDATE {events} SET state = CAST(REPLACE(CAST(state AS TEXT), ?, ?) AS BLOB) WHERE {pos} = ?"
+    else:
+        sql = ("UPDATE {events} SET state = convert_to(replace(convert_from(state, 'UTF8'), ?, ?), 'UTF8') "
+               "WHERE {pos} = ?")
+    assert _tamper(db_url, sql, (old, new, position)) == 1
+
+
+def _opened(story) -> int:
+    """The position of the event that opened the Chiba case: a middle event whose text reads show."""
+    rows = story.json("history", "chiba-lexus")
+    position = next(r["position"] for r in rows if r["type"] == "Case.Opened")
+    assert 1 < position < len(story.json("history"))
+    return position
+
+
+def _cut_message(position: int) -> str:
+    return (f"Error: the log no longer holds position {position}, which the read models were built up to: "
+            f"events were cut or removed under them; {REMEDY}\n")
+
+
+def _rewritten_message(position: int) -> str:
+    return (f"Error: the event at position {position} is not the one the read models were built up to "
+            f"(its hash changed): the log was rewritten under them; {REMEDY}\n")
+
+
+def _link_message(position: int) -> str:
+    return (f"Error: the event at position {position} does not match the hash chain (an event was edited, "
+            "removed or inserted at or just before it); nothing of it was applied to the read models; "
+            "run ledger verify\n")
+
+
+def _chain_message(position: int) -> str:
+    return (f"Error: the hash chain does not hold at position {position}: event at position {position} does not "
+            "match the chain: an event was edited, removed or inserted here or just before; refused, since "
+            "what it shows could not be vouched for; run ledger verify\n")
+
+
+# ---------------------------------------------------------------------- defect 12: a cut log
+
+
+def test_a_log_cut_under_the_read_models_is_refused_and_a_later_write_is_not_hidden(story, db_url):
+    n = story.json("verify")["events"]
+    assert _tamper(db_url, "DELETE FROM {events} WHERE {pos} = (SELECT MAX({pos}) FROM {events})") == 1
+    for read in (("case", "show", "chiba-lexus"), ("cases",), ("timeline",), ("entities",)):
+        assert story(*read, code=1).stderr == _cut_message(n)
+    assert story("export", "--format", "csv", code=1).stderr == _cut_message(n)
+    assert story("report", "chiba-lexus", code=1).stderr == _cut_message(n)
+
+    story("case", "open", "after-the-cut", "--title", "Opened after the cut")
+    shown = story("case", "show", "after-the-cut", code=1).stderr
+    assert "no case" not in shown
+    # SQLite numbers the new event where the cut one was; PostgreSQL's sequence goes on
+    sqlite = Settings(db=db_url).backend == "sqlite"
+    assert shown == (_rewritten_message(n) if sqlite else _cut_message(n))
+    assert story("replay", code=1).stderr == shown
+    assert story.json("replay", "--force") == {"replayed": n, "position": n if sqlite else n + 1}
+    case = story.json("case", "show", "after-the-cut")
+    assert (case["title"], case["position"]) == ("Opened after the cut", n if sqlite else n + 1)
+    assert story.json("verify", "--deep")["ok"] is True
+
+
+def test_an_import_after_a_cut_is_stored_and_the_next_read_refuses(story, db_url, tmp_path):
+    n = story.json("verify")["events"]
+    _tamper(db_url, "DELETE FROM {events} WHERE {pos} = (SELECT MAX({pos}) FROM {events})")
+    lines = tmp_path / "more.jsonl"
+    lines.write_text('{"op": "case.open", "id": "imported-late", "title": "Imported after the cut"}\n')
+    assert story("import", str(lines)).stdout == "imported 1, skipped 0\n"
+    assert story("case", "show", "imported-late", code=1).stderr.startswith("Error: ")
+    assert "no case" not in story("case", "show", "imported-late", code=1).stderr
+    story("replay", "--force")
+    assert story.json("case", "show", "imported-late")["title"] == "Imported after the cut"
+    assert story.json("verify")["events"] == n
+
+
+def test_an_edited_read_model_position_is_refused_not_hidden(story, db_url):
+    n = story.json("verify")["events"]
+    _tamper(db_url, "UPDATE ledger_projection SET position = position + 5")
+    assert story("cases", code=1).stderr == _cut_message(n + 5)
+    story("case", "open", "later", "--title", "Later")
+    assert story("case", "show", "later", code=1).stderr == _cut_message(n + 5)
+
+    _tamper(db_url, "UPDATE ledger_projection SET position = ?", (n - 3,))  # would apply 3 events twice
+    assert story("case", "show", "later", code=1).stderr == _rewritten_message(n - 3)
+    story("replay", "--force")
+    assert story.json("case", "show", "later")["position"] == n + 1
+
+
+def test_the_ordinary_read_path_checks_too(story, db_url):
+    from ledger.errors import LogChanged
+    from projections.readmodels import ReadModels
+
+    n = story.json("verify")["events"]
+    _tamper(db_url, "DELETE FROM {events} WHERE {pos} = (SELECT MAX({pos}) FROM {events})")
+    read_models = ReadModels(Settings(db=db_url))
+    try:
+        with pytest.raises(LogChanged) as caught:
+            read_models.catch_up()
+        assert f"Error: {caught.value}\n" == _cut_message(n)
+        with pytest.raises(LogChanged):
+            with read_models.reading():
+                pass
+    finally:
+        read_models.close()
+
+
+# ---------------------------------------------------------------------- defect 11: an edited or deleted event
+
+
+def test_an_edited_event_fails_replay_report_and_export_and_history_warns(story, db_url, tmp_path):
+    position = _opened(story)
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    _rewrite(db_url, position, "Lexus", "Lexxs")
+    assert story("verify", code=1).stderr.startswith(f"Error: verification failed at position {position}: ")
+    assert story("replay", code=1).stderr == _link_message(position)
+    assert story("replay", "--force", code=1).stderr == _link_message(position)
+    assert story("report", "chiba-lexus", code=1).stderr == _chain_message(position)
+    assert story("report", "chiba-lexus", "--as-of", str(position), code=1).stderr == _link_message(position)
+    for fmt in ("jsonl", "ftm", "csv"):
+        out = tmp_path / f"export.{fmt}"
+        assert story("export", "--format", fmt, "-o", str(out), code=1).stderr == _chain_message(position)
+        assert not out.exists()
+    out = tmp_path / "report.html"
+    assert story("report", "chiba-lexus", "--format", "html", "-o", str(out), code=1).stderr == _chain_message(position)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temporary file left either
+
+    warning = (f"warning: the hash chain does not hold at position {position}: edited, removed or inserted "
+               "events, marked below; run ledger verify\n")
+    whole = story("history", "--json")
+    assert whole.stderr == warning
+    assert [r["position"] for r in json.loads(whole.stdout) if not r["verified"]] == [position]
+    one = story("history", "chiba-lexus")
+    assert one.stderr == warning
+    assert f"#{position}  Case.Opened  [CHAIN BROKEN]  case:chiba-lexus" in one.stdout
+
+
+def test_a_report_as_of_before_an_edit_still_answers(story, db_url):
+    position = _opened(story)
+    later = story.json("history")[-1]["position"]
+    _rewrite(db_url, later, "Asahi", "Asaxi")
+    text = story("report", "chiba-lexus", "--as-of", str(later - 1)).stdout
+    assert f"Made from ledger position {later - 1}, head hash " in text
+    assert story("report", "chiba-lexus", code=1).stderr == _chain_message(later)
+    assert position < later
+
+
+def test_catch_up_applies_only_events_whose_chain_holds(story, db_url):
+    story("case", "open", "fresh", "--title", "Fresh case")  # stored; the read models are behind now
+    last = story.json("history")[-1]["position"]
+    _rewrite(db_url, last, "Fresh case", "Fakes case")
+    assert story("case", "show", "fresh", code=1).stderr == _link_message(last)
+    assert story("cases", code=1).stderr == _link_message(last)
+    assert _state(db_url)[1] == last - 1  # nothing of it applied
+
+
+def test_a_deleted_middle_event_fails_replay_without_a_traceback(story, db_url):
+    position = _opened(story)
+    assert _tamper(db_url, "DELETE FROM {events} WHERE {pos} = ?", (position,)) == 1
+    for args in (("replay",), ("replay", "--force"), ("replay", "--json")):
+        result = story(*args, code=1)
+        assert result.stderr == _link_message(position + 1)
+        assert result.stdout == ""
+    assert story("export", code=1).stderr == (
+        f"Error: the hash chain does not hold at position {position + 1}: event at position {position + 1} does "
+        "not match the chain: an event was edited, removed or inserted here or just before; refused, since what "
+        "it shows could not be vouched for; run ledger verify\n")
+
+
+# ---------------------------------------------------------------------- defect 13: verify --deep
+
+
+def test_the_light_path_knows_the_chain_genesis_without_importing_hashlib():
+    from ledger.chain import GENESIS
+    from projections import light
+
+    assert light.GENESIS == GENESIS
+
+
+def test_verify_deep_passes_on_an_untouched_ledger(story):
+    plain = story.json("verify")
+    assert story.json("verify", "--deep") == plain == {"ok": True, "events": plain["events"], "head": plain["head"],
+                                                       "first_bad_position": None, "problem": None}
+    assert story("verify", "--deep").stdout == f"ok: {plain['events']} events, head {plain['head']}\n"
+
+
+def test_verify_deep_fails_on_an_edited_read_model_table_and_names_it(story, db_url):
+    story("cases")
+    generation = _state(db_url)[0]
+    table = f"rm{generation}_cases"
+    assert _tamper(db_url, f"UPDATE {table} SET title = 'A title nobody recorded' WHERE id = 'chiba-lexus'") == 1
+    result = story("verify", "--deep", "--json", code=1)
+    out = json.loads(result.stdout)
+    assert (out["ok"], out["first_bad_position"]) == (False, None)
+    assert out["problem"].startswith(f"read-model table {table} differs from a fresh projection of the log at its "
+                                     "row 1 (in sorted order): it holds (id=chiba-lexus, title=A title nobody "
+                                     "recorded, status=investigating, ")
+    assert "the log gives (id=chiba-lexus, title=Lexus bound for North Korea seized in Chiba, " in out["problem"]
+    assert result.stderr == f"Error: verification failed: {out['problem']}\n"
+    assert story.json("verify")["ok"] is True  # the chain itself holds
+
+
+def test_verify_deep_finds_a_deleted_read_model_row(story, db_url):
+    story("cases")
+    table = f"rm{_state(db_url)[0]}_incident_roles"
+    assert _tamper(db_url, f"DELETE FROM {table} WHERE entity_id = 'chiba-police'") >= 1
+    out = json.loads(story("verify", "--deep", "--json", code=1).stdout)
+    assert out["problem"].startswith(f"read-model table {table} ")
+
+
+# ---------------------------------------------------------------------- the layout before the hash
+
+
+def test_a_ledger_with_the_previous_read_model_layout_opens_and_answers(tmp_path):
+    from tests.conftest import Runner
+
+    db = tmp_path / "old.db"
+    shutil.copy(FIXTURES / "ledger-v2-readmodels.sqlite", db)
+    con = sqlite3.connect(db)
+    assert [r[1] for r in con.execute("PRAGMA table_info(ledger_projection)")] == ["name", "generation", "position"]
+    con.close()
+    run = Runner(db)
+    assert [(c["id"], c["status"], c["incidents"]) for c in run.json("cases")] == [
+        ("chiba-lexus", "investigating", 3), ("han-ivory", "open", 2), ("han-zimbabwe-1992", "closed", 1)]
+    verdict = run.json("verify", "--deep")
+    assert (verdict["ok"], verdict["events"]) == (True, 28)
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("SELECT * FROM ledger_projection").fetchall() == [("read_models.v3", 1, 28, verdict["head"])]
+        tables = {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        con.close()
+    assert tables == {"stored_events", "ledger_projection", *(f"rm1_{t}" for t in (
+        "streams", "cases", "case_status", "sources", "entities", "incidents", "corrections", "incident_roles"))}
+    assert run.json("case", "show", "chiba-lexus")["position"] == 28
+    assert "head hash " + verdict["head"] in run("report", "chiba-lexus").stdout
+
+
+# ---------------------------------------------------------------------- defect 14: a read-only file
+
+
+def _as_nobody() -> list[str] | None:
+    if os.geteuid() != 0:
+        return None
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or not LEDGER.exists():
+        return None
+    probe = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", str(LEDGER), "--help"],
+                           capture_output=True, text=True)
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"] if probe.returncode == 0 else None
+
+
+def test_a_ledger_file_the_user_may_only_read_answers_every_read():
+    prefix = _as_nobody()
+    if prefix is None:
+        pytest.skip("cannot run the CLI as another user here (needs root and setpriv)")
+    folder = Path(tempfile.mkdtemp(prefix="ledger-ro-", dir="/tmp"))
+    try:
+        db = folder / "ledger.db"
+        story = Path(__file__).resolve().parent.parent / "ledger" / "story.jsonl"
+
+        def ledger(*args: str, user: list[str]) -> subprocess.CompletedProcess:
+            return subprocess.run([*user, str(LEDGER), "--db", str(db), "--actor", "owner", *args],
+                                  capture_output=True, text=True, cwd=folder)
+
+        assert ledger("import", str(story), user=[]).returncode == 0
+        assert ledger("case", "open", "late", "--title", "Recorded after the last read", user=[]).returncode == 0
+        # the read models are one event behind now; the owner's connections are closed
+        folder.chmod(0o755)
+        db.chmod(0o644)
+        files = sorted(p.name for p in folder.iterdir())
+        before = db.read_bytes()
+        reads = [("verify", "--json"), ("verify", "--deep", "--json"), ("cases", "--json"),
+                 ("case", "show", "late", "--json"), ("case", "show", "chiba-lexus", "--as-of", "20", "--json"),
+                 ("entity", "show", "han-tae-song", "--json"), ("timeline", "--json"), ("history", "--json"),
+                 ("history", "chiba-lexus", "--json"), ("report", "chiba-lexus"),
+                 ("export",), ("export", "--format", "csv"), ("export", "--format", "ftm")]
+        answers = {}
+        for args in reads:
+            result = ledger(*args, user=prefix)
+            assert (args, result.returncode, result.stderr) == (args, 0, "")
+            answers[args] = result.stdout
+        assert json.loads(answers[("case", "show", "late", "--json")])["title"] == "Recorded after the last read"
+        assert json.loads(answers[("verify", "--deep", "--json")])["ok"] is True
+        assert db.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == files  # nothing written
+        refused = ledger("replay", user=prefix)
+        assert (refused.returncode, refused.stderr) == (1, f"Error: replay rebuilds the read models, and {db} is "
+                                                            "read-only here\n")
+        # the owner's answers are the same (read after the reads above, which changed nothing)
+        for args in reads:
+            if args[0] not in ("verify", "history"):
+                assert ledger(*args, user=[]).stdout == answers[args], args
+    finally:
+        shutil.rmtree(folder)
+
+
+# ---------------------------------------------------------------------- defect 19: FtM
+
+
+def test_ftm_events_carry_every_correction_and_name_a_merged_survivor(story):
+    entities = [json.loads(line) for line in story("export", "--format", "ftm").stdout.splitlines()]
+    events = {e["properties"]["recordId"][0]: e for e in entities if e["schema"] == "Event"}
+    recorded, amended = story.json("history", "chiba-seizure")
+    notes = events[recorded["stream"].split(":", 1)[1]]["properties"]["notes"]
+    assert notes[1:] == [
+        f"amended at position {amended['position']} by tester at {amended['recorded_at']}: value 70000 -> "
+        f"10000000; currency USD -> JPY; reason: {amended['data']['reason']}; prompted by: "
+        f"{', '.join(amended['data']['sources'])}"]
+    described = [e["properties"]["description"][0] for e in events.values()
+                 if "h-t-song" in e["properties"]["description"][0]]
+    assert described and all("han-tae-song (recorded as h-t-song)" in d for d in described)
+    assert not any("h-t-song" in d.replace("(recorded as h-t-song)", "") for d in described)
