@@ -6,35 +6,54 @@ from typing import Any
 
 import click
 
-from commands.output import emit, json_option, say
+from commands.output import emit, emit_rows, format_option, json_option, line, say
+
+HISTORY_COLUMNS = ["position", "stream", "version", "type", "recorded_at", "recorded_by", "hash", "verified", "data",
+                   "changes"]
 
 
 def attach(cli: click.Group) -> None:
     @cli.command("history")
     @click.argument("ident", metavar="[ID]", required=False)
-    @json_option
-    def history(ident: str | None, as_json: bool) -> None:
+    @format_option
+    def history(ident: str | None, fmt: str) -> None:
         """The stored events, in position order: all, or of one case, entity, source or incident."""
         from ledger.history import history as read_history
 
         app = click.get_current_context().obj.app()
         rows = read_history(app, ident)
-        emit(rows, as_json, _show_history)
+        broken = [r["position"] for r in rows if not r["verified"]]
+        if broken:  # shown, since history is where one looks into it, but never without a warning
+            shown = ", ".join(map(str, broken[:10])) + (f" and {len(broken) - 10} more" if len(broken) > 10 else "")
+            say(f"warning: the hash chain does not hold at position {shown}: edited, removed or inserted "
+                "events, marked below; run ledger verify")
+            if fmt == "table":
+                rows = [r if r["verified"] else {**r, "type": f"{r['type']}  [CHAIN BROKEN]"} for r in rows]
+        emit_rows(rows, fmt, HISTORY_COLUMNS, human=_show_history)
 
     @cli.command("verify")
     @click.option("--expect", "expected", metavar="HEAD_HASH", help="A head printed earlier: the chain must pass through it.")
+    @click.option("--deep", is_flag=True,
+                  help="Also rebuild the read models in memory and compare them with the live ones, row by row.")
     @json_option
-    def verify(expected: str | None, as_json: bool) -> None:
+    def verify(expected: str | None, deep: bool, as_json: bool) -> None:
         """Recompute the hash chain over every stored event."""
-        from ledger.chain import verify as check
+        from ledger.chain import Verdict, verify as check
         from ledger.errors import InvalidInput, VerificationFailed
 
         if expected is not None:
             expected = expected.strip().lower()
             if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
                 raise InvalidInput(f"--expect {expected!r}: a head is 64 hex digits, as verify printed it")
-        app = click.get_current_context().obj.app()
+        ctx = click.get_current_context().obj
+        app = ctx.app()
         verdict = check(app.recorder.chain_rows(), expected)
+        if deep and verdict.ok:
+            from projections.integrity import deep_problem
+
+            problem = deep_problem(ctx.read_models(catch_up=False), app)
+            if problem is not None:
+                verdict = Verdict(False, verdict.events, verdict.head, None, problem)
         if as_json:
             emit(verdict.as_dict(), True)
         elif verdict.ok:
@@ -44,8 +63,11 @@ def attach(cli: click.Group) -> None:
             raise VerificationFailed(f"verification failed{where}: {verdict.problem}")
 
     @cli.command("replay")
+    @click.option("--force", is_flag=True,
+                  help="Rebuild even when the log no longer holds what the read models were built from "
+                       "(after ledger verify has said what changed).")
     @json_option
-    def replay(as_json: bool) -> None:
+    def replay(force: bool, as_json: bool) -> None:
         """Rebuild every read model from the first event; swapped in only when complete."""
         from commands.output import Progress
 
@@ -55,7 +77,7 @@ def attach(cli: click.Group) -> None:
 
         progress = Progress("replay", "events")
         with paused_gc():
-            replayed, position = read_models.replay(progress)
+            replayed, position = read_models.replay(progress, force=force)
         progress.close()
         if as_json:
             emit({"replayed": replayed, "position": position}, True)
@@ -92,7 +114,7 @@ def attach(cli: click.Group) -> None:
 
         ctx = click.get_current_context().obj
         lines = files("ledger").joinpath("story.jsonl").read_text(encoding="utf-8").splitlines()
-        result = import_lines(ctx.app(create=True), lines, ctx.settings.actor)
+        result = import_lines(ctx.app(create=True), lines, ctx.actor)
         say(f"demo: recorded {result.imported} things, {result.skipped} already there")
         say("the report of the seizure case follows (`ledger report chiba-lexus`)\n")
         from commands.report import render
@@ -105,19 +127,19 @@ def attach(cli: click.Group) -> None:
 def _show_history(rows: list[dict[str, Any]]) -> None:
     """Like `git log`: one block per stored event, corrections as old -> new."""
     for r in rows:
-        click.echo(f"#{r['position']}  {r['type']}  {r['stream']}  v{r['version']}")
-        click.echo(f"    recorded {r['recorded_at']} by {r['recorded_by']}; hash {r['hash'][:16]}")
+        click.echo(f"#{r['position']}  {line(r['type'])}  {line(r['stream'])}  v{r['version']}")
+        click.echo(f"    recorded {line(r['recorded_at'])} by {line(r['recorded_by'])}; hash {line(r['hash'][:16])}")
         for name, change in r.get("changes", {}).items():
-            click.echo(f"    {name}: {_plain(change['old'])} -> {_plain(change['new'])}")
+            click.echo(f"    {line(name)}: {line(_plain(change['old']))} -> {line(_plain(change['new']))}")
         data = dict(r["data"])
         data.update(data.pop("fields", None) or {})
         data.update(data.pop("data", None) or {})
-        if "changes" in r or r["type"].endswith("Retracted"):
+        if "changes" in r or "Retracted" in r["type"]:
             data["prompted by"] = data.pop("sources", None)
         for name, value in data.items():
             if name in ("digest", "op_key", "changes", "precision") or value in (None, [], {}):
                 continue
-            click.echo(f"    {name}: {_plain(value)}")
+            click.echo(f"    {line(name)}: {line(_plain(value))}")
 
 
 def _plain(value: Any) -> str:

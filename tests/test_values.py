@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from hypothesis import given
@@ -39,11 +39,38 @@ def test_impossible_dates_are_rejected(bad):
         parse_date(bad)
 
 
-@given(st.dates(min_value=date(1, 1, 1)))
-def test_every_real_day_parses_at_day_precision(day):
+@given(st.dates(min_value=date(1, 1, 1), max_value=date(9998, 12, 31)))
+def test_every_real_day_in_the_range_parses_at_day_precision(day):
     parsed = parse_date(day.isoformat())
     assert parsed == (day.isoformat(), "day")
     assert parse_date(day.isoformat()[:7]).start <= parsed.start
+
+
+@given(st.dates(min_value=date(9999, 1, 1)))
+def test_every_day_of_year_9999_is_out_of_the_range(day):
+    for text in (day.isoformat(), day.isoformat()[:7], day.isoformat()[:4]):
+        with pytest.raises(InvalidInput, match="out of range"):
+            parse_date(text)
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+       st.integers(min_value=-23 * 60, max_value=23 * 60))
+def test_a_date_time_is_accepted_exactly_when_it_lies_in_the_range_in_utc(moment, offset_minutes):
+    """What is accepted can always be put in UTC and sorted; what is refused is refused cleanly."""
+    from datetime import timedelta, timezone
+
+    text = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes))).isoformat()
+    try:
+        utc = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes))).astimezone(timezone.utc)
+        inside = 1 <= utc.year <= 9998
+    except OverflowError:
+        inside = False
+    if inside:
+        parsed = parse_date(text)
+        assert parsed.precision == "time" and parsed.start[:4].isdigit()
+    else:
+        with pytest.raises(InvalidInput, match="out of range"):
+            parse_date(text)
 
 
 def test_ids_and_entity_references():
