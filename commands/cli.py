@@ -45,6 +45,8 @@ def one_line(message: str) -> str:
 def _translate(error: Exception) -> str:
     name = type(error).__name__
     text = str(error) or name
+    if "readonly database" in text or "read-only" in text.lower() and "transaction" in text.lower():
+        return "the ledger is read-only here (no write access to its file or folder): nothing was stored"
     if "locked" in text or "lock timeout" in text:
         return f"the ledger is busy (another writer holds it): {text}"
     return f"{name}: {text} (set LEDGER_DEBUG=1 for details)"

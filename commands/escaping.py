@@ -117,6 +117,7 @@ _MD_LINE_START = re.compile(r"^([#+\-=:]|\d{1,9}(?=[.)]))")
 
 
 def _md_line(line: str) -> str:
+    line = terminal(line.replace("\t", " "))  # a Markdown report is read in a terminal too: no raw controls
     line = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     line = _MD_INLINE.sub(r"\\\1", line).strip()  # leading spaces would make a code block
     match = _MD_LINE_START.match(line)

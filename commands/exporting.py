@@ -22,8 +22,14 @@ def write_out(chunks: Iterable[str], path: str | None) -> None:
         return
     from ledger.errors import Refused
 
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
+    target = Path(os.path.realpath(path))  # a symlink is followed, never replaced
+    if target.exists() and not target.is_file() and not target.is_dir():
+        # a device, a pipe, /dev/stdout: written to as it is (renaming over it would replace it)
+        with open(target, "w", encoding="utf-8", newline="") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        return
+    folder = target.parent
     if not folder.is_dir():
         raise Refused(f"-o {path}: there is no folder {folder}")
     if target.is_dir():
@@ -70,6 +76,7 @@ def attach(cli: click.Group) -> None:
             from ledger.export import export_ops
 
             app = ctx.app()
+            ctx.read_models()  # the read models' check: a log cut or rewritten under them is refused
             verified_head(app, app.recorder.max_notification_id() or 0)  # refused, before any output, unless it holds
             ops = list(export_ops(app, case_id))
             write_out((json.dumps(op, ensure_ascii=False) + "\n" for op in ops), output)
@@ -105,6 +112,8 @@ def attach_report(cli: click.Group) -> None:
         from projections.report import report_data
 
         ctx = click.get_current_context().obj
+        if as_of is not None:
+            ctx.read_models()  # the live read models' check: a log cut or rewritten under them is refused
         read_models = ctx.read_models(as_of)
         with read_models.reading() as (db, position):
             data = report_data(db, position, case_id, ctx.app(), fmt)

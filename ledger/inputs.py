@@ -49,6 +49,15 @@ def _optional_text(value: Any) -> Any:
     return value
 
 
+def _key(value: Any) -> Any:
+    """An idempotency key: text, and never the form of an incident id (an incident is named by
+    its id or its key: a key that looked like another incident's id would name two)."""
+    value = _optional_text(value)
+    if isinstance(value, str) and as_incident_id(value) is not None:
+        raise InvalidInput(f"key {shown(value)} has the form of an incident id: choose another key")
+    return value
+
+
 def _optional_para(value: Any) -> Any:
     if isinstance(value, str):
         return check_text(value, multiline=True) or None
@@ -128,7 +137,7 @@ class Op(BaseModel):
     # uses one or two of them; building all cost every process about 0.1 s)
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     op: ClassVar[str]
-    key: OptText = None
+    key: Annotated[Annotated[str, Field(max_length=10_000)] | None, BeforeValidator(_key)] = None
 
     def values(self, exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
         """The validated field values. They are JSON values already (the validators normalise

@@ -141,7 +141,7 @@ def check_actor(actor: str | None) -> str:
         name = check_text(actor or "")
     except InvalidInput as error:
         raise InvalidInput(f"--actor (LEDGER_ACTOR): {error}") from None
-    if not name:
+    if not name or not any(c.isalnum() for c in name):
         raise InvalidInput("--actor (LEDGER_ACTOR) is blank: give the name to record as")
     return name
 

@@ -199,6 +199,7 @@ def test_an_import_may_start_with_a_byte_order_mark(run, tmp_path):
     (" ", "--actor (LEDGER_ACTOR) is blank"),
     ("mallory\n\x1b[2Jalice", "--actor (LEDGER_ACTOR): a newline or tab"),
     ("a\u202eb", "--actor (LEDGER_ACTOR): the bidirectional control U+202E"),
+    ("\u200b", "--actor (LEDGER_ACTOR) is blank"),  # invisible is blank too
 ])
 def test_the_actor_is_checked_like_any_text(db_url, actor, message):
     from click.testing import CliRunner
@@ -316,3 +317,9 @@ def test_a_real_process_refuses_hostile_input_with_one_line(tmp_path):
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr == "Error: --name: the control character U+001B at character 2 is not allowed here\n"
     assert not (tmp_path / "l.db").exists()
+
+
+def test_a_key_with_the_form_of_an_incident_id_is_refused(story):
+    other = story.json("timeline")[0]["id"]
+    line = refused(story, *RAID, "--on", "2023-12-09", "--key", other)
+    assert line == f"Error: --key: key '{other}' has the form of an incident id: choose another key"

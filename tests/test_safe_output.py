@@ -352,3 +352,32 @@ def test_the_html_report_draws_an_off_chart_marker_and_says_so(story):
     assert page.count('class="off-chart"') == 1 and "off the chart: 2099-01-01 raid &#8594;" in page
     assert "1 incident lies off the chart, marked by an arrow at the edge" in page
     assert re.findall(r'y="11" text-anchor="middle" fill="#777">([^<]+)<', page) == ["2023-12", "2024-01"]
+
+
+def test_markdown_shows_control_characters_escaped_not_raw():
+    from commands.escaping import md, md_block
+
+    for text in (md("a\x1b]0;pwned\x07b\u202ec"), md_block("x\x1b[31m\nline two\x9b")):
+        assert not any(c in text for c in "\x1b\x07\u202e\x9b")
+        assert "\\x1b" in text
+
+
+def test_output_to_a_symlink_writes_its_target_and_to_a_pipe_writes_into_it(tmp_path):
+    import os
+    import threading
+
+    from commands.exporting import write_out
+
+    target = tmp_path / "target.md"
+    target.write_text("old")
+    (tmp_path / "link.md").symlink_to(target)
+    write_out(["new"], str(tmp_path / "link.md"))
+    assert (tmp_path / "link.md").is_symlink() and target.read_text() == "new"
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    write_out(["through the pipe"], str(fifo))
+    reader.join(10)
+    assert got == ["through the pipe"] and fifo.is_fifo()

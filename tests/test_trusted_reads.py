@@ -113,7 +113,9 @@ def test_a_log_cut_under_the_read_models_is_refused_and_a_later_write_is_not_hid
     for read in (("case", "show", "chiba-lexus"), ("cases",), ("timeline",), ("entities",)):
         assert story(*read, code=1).stderr == _cut_message(n)
     assert story("export", "--format", "csv", code=1).stderr == _cut_message(n)
+    assert story("export", "--format", "jsonl", code=1).stderr == _cut_message(n)
     assert story("report", "chiba-lexus", code=1).stderr == _cut_message(n)
+    assert story("report", "chiba-lexus", "--as-of", "20", code=1).stderr == _cut_message(n)
 
     story("case", "open", "after-the-cut", "--title", "Opened after the cut")
     shown = story("case", "show", "after-the-cut", code=1).stderr
@@ -351,6 +353,9 @@ def test_a_ledger_file_the_user_may_only_read_answers_every_read():
         assert json.loads(answers[("case", "show", "late", "--json")])["title"] == "Recorded after the last read"
         assert json.loads(answers[("verify", "--deep", "--json")])["ok"] is True
         assert db.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == files  # nothing written
+        write = ledger("case", "open", "nope", "--title", "T", user=prefix)
+        assert (write.returncode, write.stderr) == (1, "Error: the ledger is read-only here (no write access to its "
+                                                       "file or folder): nothing was stored\n")
         refused = ledger("replay", user=prefix)
         assert (refused.returncode, refused.stderr) == (1, f"Error: replay rebuilds the read models, and {db} is "
                                                             "read-only here\n")
