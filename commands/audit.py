@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from commands.output import emit, emit_rows, format_option, json_option, line, say
+from commands.output import emit, emit_rows, format_option, json_option, say
 
 HISTORY_COLUMNS = ["position", "stream", "version", "type", "recorded_at", "recorded_by", "hash", "verified", "data",
                    "changes"]
@@ -126,11 +126,13 @@ def attach(cli: click.Group) -> None:
 
 def _show_history(rows: list[dict[str, Any]]) -> None:
     """Like `git log`: one block per stored event, corrections as old -> new."""
+    from commands.escaping import terminal
+
     for r in rows:
-        click.echo(f"#{r['position']}  {line(r['type'])}  {line(r['stream'])}  v{r['version']}")
-        click.echo(f"    recorded {line(r['recorded_at'])} by {line(r['recorded_by'])}; hash {line(r['hash'][:16])}")
+        click.echo(f"#{r['position']}  {terminal(r['type'])}  {terminal(r['stream'])}  v{r['version']}")
+        click.echo(f"    recorded {terminal(r['recorded_at'])} by {terminal(r['recorded_by'])}; hash {terminal(r['hash'][:16])}")
         for name, change in r.get("changes", {}).items():
-            click.echo(f"    {line(name)}: {line(_plain(change['old']))} -> {line(_plain(change['new']))}")
+            click.echo(f"    {terminal(name)}: {terminal(_plain(change['old']))} -> {terminal(_plain(change['new']))}")
         data = dict(r["data"])
         data.update(data.pop("fields", None) or {})
         data.update(data.pop("data", None) or {})
@@ -139,7 +141,7 @@ def _show_history(rows: list[dict[str, Any]]) -> None:
         for name, value in data.items():
             if name in ("digest", "op_key", "changes", "precision") or value in (None, [], {}):
                 continue
-            click.echo(f"    {line(name)}: {line(_plain(value))}")
+            click.echo(f"    {terminal(name)}: {terminal(_plain(value))}")
 
 
 def _plain(value: Any) -> str:

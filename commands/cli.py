@@ -19,27 +19,23 @@ class LedgerGroup(click.Group):
     """Maps the ledger's errors to `Error: ...` on stderr and exit 1 (refused) or 2 (bad input)."""
 
     def invoke(self, ctx: click.Context):
+        from commands.escaping import terminal  # an error names what it refuses: shown escaped, on one line
         from ledger.errors import LedgerError
 
         try:
             return super().invoke(ctx)
         except LedgerError as error:
-            click.echo(f"Error: {one_line(str(error))}", err=True)
+            click.echo(f"Error: {terminal(str(error))}", err=True)
             ctx.exit(error.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as error:  # a library error: translated here, never a traceback
             if os.environ.get("LEDGER_DEBUG"):
                 raise
-            click.echo(f"Error: {one_line(_translate(error))}", err=True)
+            click.echo(f"Error: {terminal(_translate(error))}", err=True)
             ctx.exit(1)
 
 
-def one_line(message: str) -> str:
-    """A message for the terminal: one line, control characters shown escaped, never raw."""
-    from commands.escaping import terminal
-
-    return terminal(message)
 
 
 def _translate(error: Exception) -> str:

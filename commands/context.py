@@ -16,10 +16,10 @@ class Context:
         self._throwaway: list[Any] = []
         self._scratch: list[Any] = []
 
-    def app(self, create: bool = False) -> Any:
+    def app(self, create: bool = False, checked: bool = False) -> Any:
         """The application; writers create the ledger, everyone else needs it to exist."""
         if self._app is None:
-            self._app = open_ledger(self.settings, create=create)
+            self._app = open_ledger(self.settings, create=create, checked=checked)
         return self._app
 
     def read_models(self, as_of: str | None = None, recorded: list | None = None, catch_up: bool = True) -> Any:
@@ -60,13 +60,13 @@ class Context:
         in). While no ledger exists, the write is checked against an empty one in memory and the
         ledger is created only to store it: a refused write leaves no new ledger behind."""
         if self._app is not None or self.settings.exists():
-            app = self.app(create=True)
+            app = self.app(create=True, checked=True)
             return app, lambda: app
         from ledger.settings import open_scratch
 
         scratch = open_scratch()
         self._scratch.append(scratch)
-        return scratch, lambda: self.app(create=True)
+        return scratch, lambda: self.app(create=True, checked=True)
 
     def run(self, op: Any) -> Any:
         """Apply one op and store its events; warnings go to stderr."""

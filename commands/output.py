@@ -84,13 +84,6 @@ def terminal_width() -> int:
     return 80
 
 
-def line(value: Any) -> str:
-    """A stored value for a line printed for people: control characters escaped (`\\x1b`)."""
-    from commands.escaping import terminal
-
-    return terminal(value)
-
-
 def say(message: str) -> None:
     click.echo(message, err=True)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from commands.output import emit, emit_rows, format_option, json_option, line, table
+from commands.output import emit, emit_rows, format_option, json_option, table
 
 
 def _query(name: str, *args: Any, as_of: str | None = None, **kwargs: Any) -> Any:
@@ -102,9 +102,11 @@ def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
 
 
 def _show_case(doc: dict[str, Any]) -> None:
-    click.echo(f"{line(doc['id'])}: {line(doc['title'])}")
-    click.echo(f"status {line(doc['status'])}; jurisdiction {line(doc['jurisdiction'] or '-')}; "
-               f"regime {line(doc['regime'] or '-')}")
+    from commands.escaping import terminal
+
+    click.echo(f"{terminal(doc['id'])}: {terminal(doc['title'])}")
+    click.echo(f"status {terminal(doc['status'])}; jurisdiction {terminal(doc['jurisdiction'] or '-')}; "
+               f"regime {terminal(doc['regime'] or '-')}")
     if doc.get("summary"):
         from commands.escaping import terminal_lines
         from commands.output import terminal_width, wrap
@@ -123,13 +125,15 @@ def _show_case(doc: dict[str, Any]) -> None:
 
 
 def _show_entity(doc: dict[str, Any]) -> None:
-    click.echo(f"{line(doc['id'])} ({line(doc['kind'])}): {line(doc['name'])}")
+    from commands.escaping import terminal
+
+    click.echo(f"{terminal(doc['id'])} ({terminal(doc['kind'])}): {terminal(doc['name'])}")
     for label in ("aliases", "merged_from", "cases"):
         if doc.get(label):
-            click.echo(f"{label.replace('_', ' ')}: {', '.join(map(line, doc[label]))}")
+            click.echo(f"{label.replace('_', ' ')}: {', '.join(map(terminal, doc[label]))}")
     if doc.get("identifiers"):
-        click.echo("identifiers: " + ", ".join(f"{line(k)}={line(v)}" for k, v in doc["identifiers"].items()))
+        click.echo("identifiers: " + ", ".join(f"{terminal(k)}={terminal(v)}" for k, v in doc["identifiers"].items()))
     if doc.get("country"):
-        click.echo(f"country: {line(doc['country'])}")
+        click.echo(f"country: {terminal(doc['country'])}")
     table(doc["incidents"], ["id", "on", "kind", "role", "case", "status"], title="Incidents")
     click.echo(f"as of ledger position {doc['position']}")

@@ -66,24 +66,24 @@ def _axis(spans: list[tuple[float, float]]) -> tuple[float, float]:
     """The range the axis shows: every span, less far outliers at either end (at most a tenth of
     them, and only while three or more are left). An outlier lies further from the others than
     twice their own range, and more than two years away."""
+    limit = max(1, len(spans) // 10)
+    kept = _trim_late(spans, limit)
+    mirrored = _trim_late([(-end, -start) for start, end in kept], limit)  # the early end, mirrored
+    return -max(e for _, e in mirrored), -min(s for s, _ in mirrored)
+
+
+def _trim_late(spans: list[tuple[float, float]], limit: int) -> list[tuple[float, float]]:
+    """The spans less up to `limit` far outliers at the late end."""
     kept = sorted(spans)
-    limit = max(1, len(kept) // 10)
     for _ in range(limit):
         if len(kept) < 3:
             break
         rest = kept[:-1]
         low, high = min(s for s, _ in rest), max(e for _, e in rest)
-        if kept[-1][0] - high > max(2 * (high - low), 731):
-            kept = rest
-    by_end = sorted(kept, key=lambda s: s[1])
-    for _ in range(limit):
-        if len(by_end) < 3:
+        if kept[-1][0] - high <= max(2 * (high - low), 731):
             break
-        rest = by_end[1:]
-        low, high = min(s for s, _ in rest), max(e for _, e in rest)
-        if low - by_end[0][1] > max(2 * (high - low), 731):
-            by_end = rest
-    return min(s for s, _ in by_end), max(e for _, e in by_end)
+        kept = rest
+    return kept
 
 
 def _label(inc: dict[str, Any]) -> str:

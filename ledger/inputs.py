@@ -82,14 +82,13 @@ def _url(value: Any) -> Any:
 
 # "text in": every text is at most 10,000 characters with no control characters (one place:
 # ledger.values.check_text); newline and tab only in a note, summary, reason or quote (Para)
+# (check_text strips and bounds the length; the models only add that a required text is not empty)
 Id = Annotated[str, AfterValidator(check_id)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000),
-                 BeforeValidator(check_text)]
-Para = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000),
-                 BeforeValidator(lambda v: check_text(v, multiline=True))]
-OptText = Annotated[Annotated[str, Field(max_length=10_000)] | None, BeforeValidator(_optional_text)]
-OptPara = Annotated[Annotated[str, Field(max_length=10_000)] | None, BeforeValidator(_optional_para)]
-Url = Annotated[Annotated[str, Field(max_length=10_000)] | None, BeforeValidator(_url)]
+Text = Annotated[str, StringConstraints(min_length=1), BeforeValidator(check_text)]
+Para = Annotated[str, StringConstraints(min_length=1), BeforeValidator(lambda v: check_text(v, multiline=True))]
+OptText = Annotated[str | None, BeforeValidator(_optional_text)]
+OptPara = Annotated[str | None, BeforeValidator(_optional_para)]
+Url = Annotated[str | None, BeforeValidator(_url)]
 EntityRef = Annotated[str, AfterValidator(check_entity_ref)]
 Country = Annotated[str, AfterValidator(check_country)]
 Currency = Annotated[str, AfterValidator(check_currency)]
@@ -137,7 +136,7 @@ class Op(BaseModel):
     # uses one or two of them; building all cost every process about 0.1 s)
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     op: ClassVar[str]
-    key: Annotated[Annotated[str, Field(max_length=10_000)] | None, BeforeValidator(_key)] = None
+    key: Annotated[str | None, BeforeValidator(_key)] = None
 
     def values(self, exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
         """The validated field values. They are JSON values already (the validators normalise

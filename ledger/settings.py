@@ -146,14 +146,16 @@ def check_actor(actor: str | None) -> str:
     return name
 
 
-def open_ledger(settings: Settings, create: bool = False):
-    """Build the application on the settings' database; reads refuse a missing ledger."""
+def open_ledger(settings: Settings, create: bool = False, checked: bool = False):
+    """Build the application on the settings' database; reads refuse a missing ledger. Unless the
+    caller has just `checked` it exists, an unreachable PostgreSQL server or a missing database is
+    said at once, not after the library's connection retries."""
     from ledger.application import Ledger
 
     if not create:
         settings.require()
-    elif settings.backend == "postgresql":
-        settings.exists()  # an unreachable server or a missing database: said at once, not after retries
+    elif settings.backend == "postgresql" and not checked:
+        settings.exists()
     return Ledger(env=settings.app_env(create))
 
 
