@@ -165,9 +165,10 @@ def width(text: str) -> int:
     """Columns a string takes on a terminal: wide East Asian characters two, combining marks none."""
     if text.isascii():
         return len(text)
-    from unicodedata import combining, east_asian_width
+    from unicodedata import category, east_asian_width
 
-    return sum(0 if combining(ch) else 2 if east_asian_width(ch) in "WF" else 1 for ch in text)
+    # marks (combining accents, Thai and Devanagari vowel signs) and format characters take no column
+    return sum(0 if category(ch) in ("Mn", "Me", "Cf") else 2 if east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _lines_width(text: str) -> int:

@@ -132,6 +132,8 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
             name, sep, value = item.partition("=")
             if not sep or not name.strip():
                 raise InvalidInput(f"--set {shown(item)}: use FIELD=VALUE")
+            if name.strip() in changes:
+                raise InvalidInput(f"--set {shown(name.strip())} given twice: give each field once")
             changes[name.strip()] = value
         _write("amend", as_json, "incident", incident=incident, reason=reason, set=changes or None, source=source)
 

@@ -371,6 +371,8 @@ def normal_value(kind: str, name: str, value: Any) -> Any:
         if isinstance(value, str):
             value = value.strip() or None
         if value is None:
+            if name == "on":
+                raise InvalidInput("an incident keeps a date: give one")
             return None
         if name == "value":
             return parse_amount(value)

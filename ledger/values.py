@@ -79,16 +79,18 @@ def check_text(value: str, multiline: bool = False) -> str:
 
 def check_url(value: str) -> str:
     """A source's URL: http:// or https:// with a host, nothing else ("URLs")."""
+    import unicodedata
     from urllib.parse import urlsplit
 
     text = check_text(value)
-    if any(c.isspace() for c in text):
-        raise InvalidInput(f"invalid URL {shown(text)}: no spaces in a URL")
+    if any(c.isspace() or unicodedata.category(c) == "Cf" for c in text):  # a link must read as it goes
+        raise InvalidInput(f"invalid URL {shown(text)}: no spaces or invisible characters in a URL")
     scheme, sep, _ = text.partition(":")
     if not sep or scheme.lower() not in ("http", "https"):
         raise InvalidInput(f"invalid URL {shown(text)}: only http:// and https:// URLs are accepted")
     try:
-        host = urlsplit(text).hostname
+        parts = urlsplit(text)
+        host, _ = parts.hostname, parts.port  # a port out of range is a ValueError here
     except ValueError as error:
         raise InvalidInput(f"invalid URL {shown(text)}: {error}") from None
     if not text[len(scheme) + 1:].startswith("//") or not host:
@@ -280,12 +282,15 @@ def range_start(text: str, precision: str) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+_AMOUNT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?\Z")
+
+
 def parse_amount(value: object) -> int | float:
     """A money amount: a non-negative number, kept as an int when it is whole."""
     if isinstance(value, bool):
         raise InvalidInput("invalid amount: true and false are not numbers")
-    if isinstance(value, str) and len(value) > 40:
-        raise InvalidInput(f"invalid amount {shown(value)}: give a number")
+    if isinstance(value, str) and not _AMOUNT.match(value.strip()):  # not float()'s `1_000`, `٣`, `inf`
+        raise InvalidInput(f"invalid amount {shown(value)}: give a number in digits 0-9")
     try:
         number = float(value) if not isinstance(value, int) else value
     except (TypeError, ValueError):

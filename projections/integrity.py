@@ -81,8 +81,18 @@ def _table_rows(conn: Any, table: str) -> list[tuple[str, ...]]:
     return [tuple(columns)] + rows
 
 
+def _plain(value: str) -> str:
+    """A value `_norm` made, as a person reads it: null, 70000, text."""
+    if value == "\0null":
+        return "null"
+    if value.startswith("\0n"):
+        number = float(value[2:])
+        return str(int(number)) if number.is_integer() else str(number)
+    return value.replace("\0b", "0x", 1) if value.startswith("\0b") else value
+
+
 def _shown(row: tuple[str, ...], columns: tuple[str, ...]) -> str:
-    text = ", ".join(f"{c}={v.replace(chr(0) + 'n', '').replace(chr(0), '')}" for c, v in zip(columns, row))
+    text = ", ".join(f"{c}={_plain(v)}" for c, v in zip(columns, row))
     return text if len(text) <= 300 else text[:297] + "..."
 
 

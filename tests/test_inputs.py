@@ -128,7 +128,7 @@ def test_hostile_text_is_bad_input(story, what, args):
 @pytest.mark.parametrize("url", [
     "javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,<script>alert(1)</script>", "vbscript:msgbox",
     "file:///etc/passwd", "//evil.example/x", "java\tscript:alert(1)", " javascript:alert(1)", "http:/nohost",
-    "https://", "ftp://x.example/", "http://a b.example/",
+    "https://", "ftp://x.example/", "http://a b.example/", "http://a\u200b.example/", "http://a.example:99999/",
 ])
 def test_only_http_and_https_urls_are_accepted(story, url):
     assert "--url" in refused(story, "source", "add", "s9", "--publisher", "P", "--title", "T", "--url", url)
@@ -323,3 +323,16 @@ def test_a_key_with_the_form_of_an_incident_id_is_refused(story):
     other = story.json("timeline")[0]["id"]
     line = refused(story, *RAID, "--on", "2023-12-09", "--key", other)
     assert line == f"Error: --key: key '{other}' has the form of an incident id: choose another key"
+
+
+@pytest.mark.parametrize("amount", ["1_000", "\u0661\u0662\u0663", "inf", "nan", "1e400", "12abc"])
+def test_an_amount_is_digits_0_to_9_not_whatever_float_reads(story, amount):
+    line = refused(story, "amend", "chiba-seizure", "--reason", "r", "--set", f"value={amount}")
+    assert "invalid amount" in line
+
+
+def test_a_field_set_twice_or_a_date_set_to_nothing_is_refused(story):
+    assert refused(story, "amend", "chiba-seizure", "--reason", "r", "--set", "note=a", "--set", "note=b") == \
+        "Error: --set 'note' given twice: give each field once"
+    assert refused(story, "amend", "chiba-seizure", "--reason", "r", "--set", "on=") == \
+        "Error: on: an incident keeps a date: give one"

@@ -115,3 +115,11 @@ def test_the_csv_and_tsv_of_a_list_read_are_safe_for_spreadsheets(story):
     assert len(tsv) == 2 and "\t'-2+3\t\t'@SUM(1)\\tand\\na tab\t" in tsv[1]
     timeline = list(csv.DictReader(io.StringIO(story("timeline", "--format", "csv").stdout)))
     assert timeline[0]["id"] == story.json("timeline")[0]["id"] and timeline[0]["expelling_state"] == "ZW"
+
+
+def test_marks_and_format_characters_take_no_column():
+    from commands.output import width
+
+    assert width("\u0e01\u0e34") == 1  # Thai ko kai with a vowel sign above
+    assert width("\u0915\u093f") == 2  # Devanagari ka with a vowel sign that takes its own column (Mc)
+    assert width("e\u0301") == 1 and width("\u6f22\u5b57") == 4 and width("a\u200db") == 2

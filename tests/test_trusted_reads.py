@@ -383,3 +383,10 @@ def test_ftm_events_carry_every_correction_and_name_a_merged_survivor(story):
                  if "h-t-song" in e["properties"]["description"][0]]
     assert described and all("han-tae-song (recorded as h-t-song)" in d for d in described)
     assert not any("h-t-song" in d.replace("(recorded as h-t-song)", "") for d in described)
+
+
+def test_verify_deep_shows_a_differing_row_as_a_person_reads_it():
+    from projections.integrity import _norm, _shown
+
+    row = tuple(_norm(v) for v in (None, 70000, 1.5, "chiba"))
+    assert _shown(row, ("jurisdiction", "value", "rate", "id")) == "jurisdiction=null, value=70000, rate=1.5, id=chiba"
