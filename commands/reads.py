@@ -16,8 +16,11 @@ def _query(name: str, *args: Any, as_of: str | None = None, **kwargs: Any) -> An
     ctx = click.get_current_context().obj
     light = ctx.light_read() if as_of is None else None
     if light is not None:
+        from projections.light import damage_said
+
         try:
-            result = getattr(queries, name)(queries.Db(light.conn, light.generation), *args, **kwargs)
+            with damage_said():
+                result = getattr(queries, name)(queries.Db(light.conn, light.generation), *args, **kwargs)
         finally:
             light.close()
         position = light.position

@@ -59,3 +59,8 @@ class ImportRejected(InvalidInput):
 class LogChanged(VerificationFailed):
     """The log no longer holds what the read models were built from, or a link of the chain it
     shows does not hold: refused, never shown (`ledger verify` says where)."""
+
+
+class ReadModelsDamaged(Refused):
+    """Reading the read models failed in a way no ledger the projector built could: they were
+    edited or damaged (`ledger verify --deep` says where; `ledger replay --force` rebuilds them)."""

@@ -20,10 +20,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from ledger.chain import link
-from ledger.errors import LogChanged
-from projections.light import REMEDY, check_state
+from ledger.errors import LedgerError, LogChanged
+from projections.light import REMEDY, check_state, damage_said
 
-__all__ = ["REMEDY", "check_state", "compare_read_models", "deep_problem", "linked", "verified_head"]
+__all__ = ["REMEDY", "check_state", "compare_read_models", "damage_said", "deep_problem", "linked", "verified_head"]
 
 
 def broken_link(position: int) -> LogChanged:
@@ -126,22 +126,55 @@ def compare_read_models(live_conn: Any, live_generation: int, fresh_conn: Any, f
 
 def deep_problem(read_models: Any, app: Any) -> str | None:
     """`verify --deep`: the live read models against the same log projected afresh in memory, up
-    to the position they were built to; None when they agree (or when there are none yet)."""
+    to the position they were built to, and the rest of the log projected on from there (a log
+    that no projection can read fails too); None when all agree (or when there are no read
+    models yet)."""
     from projections.readmodels import ReadModels
 
     try:
         with read_models._transaction(write=False):
             generation, position, hashed = read_models._state()
     except Exception:  # no read models yet, or of an older layout: the next read builds them
-        return None
-    with read_models._transaction(write=False) as conn:
+        generation, position, hashed = None, 0, None
+    fresh = ReadModels(None, ReadModels.log_of(app))
+    try:
         try:
-            read_models._check(position, hashed)
-        except LogChanged as error:
-            return f"read-model state (table ledger_projection): {error}"
-        fresh = ReadModels.as_of(app, position)
-        try:
-            with fresh.reading() as (db, _):
-                return compare_read_models(conn, generation, db.conn, db.generation)
-        finally:
-            fresh.close()
+            fresh.catch_up(upto=position)
+            if generation is not None:
+                with read_models._transaction(write=False) as conn:
+                    try:
+                        read_models._check(position, hashed)
+                    except LogChanged as error:
+                        return f"read-model state (table ledger_projection): {error}"
+                    with fresh.reading() as (db, _):
+                        problem = compare_read_models(conn, generation, db.conn, db.generation)
+                if problem is not None:
+                    return problem
+            fresh.catch_up(upto=app.recorder.max_notification_id() or 0)
+        except LedgerError as error:
+            return str(error)
+        except Exception as error:  # what the projector cannot read, though the chain holds
+            with fresh.reading() as (_, reached):  # the last page that went in whole
+                pass
+            return (f"the log cannot be projected at position {_first_unprojectable(app, reached)} "
+                    f"({type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:200]}): "
+                    "an event no read can show")
+    finally:
+        fresh.close()
+    return None
+
+
+def _first_unprojectable(app: Any, after: int) -> int | None:
+    """The first event after `after` that the projector fails on, applied one at a time."""
+    from projections.readmodels import ReadModels
+
+    probe = ReadModels.as_of(app, after)
+    try:
+        for row in ReadModels.log_of(app)(after, None):
+            try:
+                probe.catch_up(upto=row[0])
+            except Exception:
+                return row[0]
+    finally:
+        probe.close()
+    return None

@@ -11,10 +11,12 @@ hash, one indexed lookup), and refuses them when it does not (`projections.integ
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.errors import LogChanged
+from ledger.errors import LedgerError, LogChanged, ReadModelsDamaged
 from ledger.settings import Settings
 from projections.database import connect
 from projections.schema import NAME
@@ -42,6 +44,24 @@ def check_state(position: int, state_hash: str, log_hash: str | None) -> None:
     if log_hash != state_hash:
         raise LogChanged(f"the event at position {position} is not the one the read models were built up to "
                          f"(its hash changed): the log was rewritten under them; {REMEDY}")
+
+
+@contextmanager
+def damage_said() -> Iterator[None]:
+    """Around a read of the read models: a failure that is not the ledger's own answer (a dropped
+    table, a cell that is not the JSON the projector wrote) is said as damaged read models, with
+    the remedy, never as an internal error."""
+    try:
+        yield
+    except LedgerError:
+        raise
+    except Exception as error:
+        if "locked" in str(error) or "lock timeout" in str(error):  # another writer, not damage
+            raise
+        first = (str(error).strip().splitlines() or [""])[0][:200]
+        raise ReadModelsDamaged(f"the read models could not be read ({type(error).__name__}: {first}): they were "
+                                "edited or damaged; ledger verify --deep says where, ledger replay --force rebuilds "
+                                "them from the log") from None
 
 
 @dataclass

@@ -16,7 +16,7 @@ catching up and replaying need neither the application nor the domain model.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from itertools import islice
 from typing import Any
 
@@ -24,7 +24,7 @@ from ledger.chain import GENESIS
 from ledger.errors import LogChanged, Refused
 from ledger.settings import Settings, read_only_file
 from projections.database import Checkpointer, connect, dialect
-from projections.integrity import check_state, linked
+from projections.integrity import check_state, damage_said, linked
 from projections.projector import Projector
 from projections.queries import Db
 from projections.schema import NAME, STATE_TABLE, drop_statements, index_statements, table_statements
@@ -63,14 +63,19 @@ class ReadModels:
     def as_of(cls, app: Any, position: int) -> ReadModels:
         """The read models as the ledger stood at `position`, built by the same projector into a
         throw-away in-memory database, never by rewinding the live ones."""
+        read_models = cls(None, cls.log_of(app))
+        read_models.catch_up(upto=position)
+        return read_models
+
+    @staticmethod
+    def log_of(app: Any) -> Callable[[int, int | None], Iterator[Row]]:
+        """An application's log as a source of stored rows for read models built in memory."""
 
         def source(after: int, upto: int | None) -> Iterator[Row]:
             for row in app.recorder.chain_rows(after, upto):
                 yield row.position, row.originator_id, row.originator_version, row.topic, row.state, row.hash
 
-        read_models = cls(None, source)
-        read_models.catch_up(upto=position)
-        return read_models
+        return source
 
     def close(self) -> None:
         if self.memory is not None:
@@ -121,7 +126,8 @@ class ReadModels:
     @contextmanager
     def reading(self) -> Iterator[tuple[Db, int]]:
         """A read transaction on the live generation: (queries' Db, position), once the log is
-        seen to still hold the position they were built up to."""
+        seen to still hold the position they were built up to. What fails to read in them is
+        said as damaged read models (`damage_said`)."""
         if self.memory is not None:
             with self.memory.reading() as read:
                 yield read
@@ -129,7 +135,8 @@ class ReadModels:
         with self._transaction(write=False) as conn:
             generation, position, hashed = self._state()
             self._check(position, hashed)
-            yield Db(conn, generation), position
+            with damage_said():
+                yield Db(conn, generation), position
 
     def _state(self, lock: bool = False) -> tuple[int, int, str]:
         """(generation, position, chain hash there); `lock` holds the row until the transaction
@@ -260,12 +267,15 @@ class ReadModels:
         read models' position, it leaves them, and the next read refuses and says why."""
         if self.read_only:
             return self._in_memory()
-        if recorded:
-            try:
-                return self._catch_up(upto, recorded)
-            except LogChanged:
-                return 0
-        return self._catch_up(upto, None)
+        # a live read model someone edited can make the projector's writes fail (one built in
+        # memory from a log says what in the log it could not read: verify --deep)
+        with damage_said() if self.source is None else nullcontext():
+            if recorded:
+                try:
+                    return self._catch_up(upto, recorded)
+                except LogChanged:
+                    return 0
+            return self._catch_up(upto, None)
 
     def _catch_up(self, upto: int | None, recorded: list[tuple] | None) -> int:
         self.ensure()

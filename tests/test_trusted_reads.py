@@ -390,3 +390,74 @@ def test_verify_deep_shows_a_differing_row_as_a_person_reads_it():
 
     row = tuple(_norm(v) for v in (None, 70000, 1.5, "chiba"))
     assert _shown(row, ("jurisdiction", "value", "rate", "id")) == "jurisdiction=null, value=70000, rate=1.5, id=chiba"
+
+
+
+# ---------------------------------------------------------------------- damaged read models
+
+DAMAGED = ("Error: the read models could not be read ({what}): they were edited or damaged; ledger verify --deep "
+           "says where, ledger replay --force rebuilds them from the log\n")
+
+
+INCIDENT_READS = (("case", "show", "chiba-lexus"), ("timeline",), ("report", "chiba-lexus"), ("export", "--format", "csv"))
+
+
+@pytest.mark.parametrize("damage, reads", [
+    ("DROP TABLE {p}incidents", INCIDENT_READS + (("entity", "show", "han-tae-song"),)),
+    ("UPDATE {p}incidents SET roles = 'not json'", INCIDENT_READS),
+    ("UPDATE {p}entities SET aliases = 'not json'", (("entity", "show", "han-tae-song"),)),
+])
+def test_damaged_read_models_are_said_to_be_damaged_and_replay_force_mends_them(story, db_url, damage, reads):
+    before = story.json("case", "show", "chiba-lexus")
+    generation = _state(db_url)[0]
+    _tamper(db_url, damage.format(p=f"rm{generation}_"))
+    for read in reads:
+        result = story(*read, code=1)
+        assert result.stderr.startswith("Error: the read models could not be read (") and "Traceback" not in result.stderr
+        assert result.stderr.endswith(DAMAGED.split("): ", 1)[1]), result.stderr
+    story.json("replay", "--force")
+    after = story.json("case", "show", "chiba-lexus")
+    assert {**after, "position": 0} == {**before, "position": 0}
+
+
+def test_read_models_moved_back_under_the_log_are_said_to_be_damaged(story, db_url):
+    story("cases")
+    _tamper(db_url, "UPDATE ledger_projection SET position = 20, hash = (SELECT hash FROM {events} WHERE {pos} = 20)")
+    result = story("case", "show", "chiba-lexus", code=1)
+    assert result.stderr.startswith("Error: the read models could not be read (") and "rebuilds them" in result.stderr
+    story.json("replay", "--force")
+    assert story.json("case", "show", "chiba-lexus")["id"] == "chiba-lexus"
+
+
+def _rechain_after_rewrite(db_url: str, position: int, state: bytes) -> None:
+    """Put `state` in the event at `position` and recompute every hash from there, as whoever holds
+    a SQLite file could: the chain holds again, and only what it holds is wrong."""
+    from ledger.chain import link
+
+    con = sqlite3.connect(Settings(db=db_url).sqlite_path)
+    try:
+        for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+            con.execute(f'DROP TRIGGER "{name}"')
+        con.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (state, position))
+        previous = con.execute("SELECT hash FROM stored_events WHERE rowid = ?", (position - 1,)).fetchone()[0]
+        rows = con.execute("SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
+                           "WHERE rowid >= ? ORDER BY rowid", (position,)).fetchall()
+        for rowid, stream, version, topic, blob in rows:
+            previous = link(previous, stream, version, topic, blob)
+            con.execute("UPDATE stored_events SET hash = ? WHERE rowid = ?", (previous, rowid))
+        con.execute("DELETE FROM ledger_projection")
+        con.commit()
+    finally:
+        con.close()
+
+
+def test_verify_deep_fails_on_a_rechained_log_that_no_projection_can_read(tmp_path):
+    from tests.conftest import STORY, Runner
+
+    db = tmp_path / "l.db"
+    story = Runner(db)
+    story("import", str(STORY))
+    _rechain_after_rewrite(str(db), 10, b"{not json")
+    assert story.json("verify")["ok"] is True  # the chain was recomputed: only a projection sees it
+    out = json.loads(story("verify", "--deep", "--json", code=1).stdout)
+    assert out["ok"] is False and out["problem"].startswith("the log cannot be projected at position 10 (")
