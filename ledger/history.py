@@ -60,26 +60,3 @@ def _diff(out: dict[str, Any], event: Any, current: dict[str, Any]) -> None:
     elif hasattr(event, "changes"):
         out["changes"] = {f: {"old": current.get(f), "new": new} for f, new in event.changes.items()}
         current.update(event.changes)
-
-
-def corrections(app: Any, case_id: str, upto: int | None = None) -> list[dict[str, Any]]:
-    """Every amendment and retraction of the case's incidents (up to a position), with the values
-    they replaced."""
-    from ledger.aggregates import Incident
-
-    current: dict[str, dict[str, Any]] = {}
-    kinds: dict[str, str] = {}
-    out = []
-    for row, event in app.log(upto=upto):
-        if isinstance(event, Incident.Recorded) and event.case == case_id:
-            current[row.originator_id] = dict(event.fields)
-            kinds[row.originator_id] = event.kind
-        elif row.originator_id in current and isinstance(event, (Incident.Amended, Incident.Retracted)):
-            changes = getattr(event, "changes", {})
-            old = {k: current[row.originator_id].get(k) for k in changes}
-            current[row.originator_id].update(changes)
-            out.append({"position": row.position, "incident": str(UUID(row.originator_id)),
-                        "kind": kinds[row.originator_id], "type": type(event).__name__.lower(),
-                        "changes": changes, "old": old, "reason": event.reason, "sources": event.sources,
-                        "recorded_by": event.actor, "recorded_at": event.timestamp.isoformat()})
-    return out

@@ -1,7 +1,7 @@
 """What a case report says, gathered once for every output format.
 
 Everything in it comes from the ledger at one position: the read models at that position (live,
-or built for --as-of), the corrections from the event store up to it, and the chain's hash there,
+or built for --as-of), with the corrections the projector keeps, and the chain's hash there,
 given only once every link of the chain up to that position has been checked (a report of a log
 that does not verify is refused).
 Nothing depends on the clock at rendering time, so the same position gives the same report.
@@ -9,6 +9,7 @@ Nothing depends on the clock at rendering time, so the same position gives the s
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ledger.codes import EVENT_CODES
@@ -16,8 +17,17 @@ from ledger.values import range_start
 from projections.queries import Db, case_show
 
 
+def corrections(db: Db, incidents: list[str]) -> list[dict[str, Any]]:
+    """Every amendment and retraction of these incidents, with the values it replaced, from the
+    read models (the projector keeps them as it applies each correction)."""
+    rows = db.rows(f"SELECT * FROM {db.t('corrections')} WHERE incident IN (:ids) ORDER BY position", ids=incidents)
+    return [{"position": r["position"], "incident": r["incident"], "kind": r["kind"], "type": r["type"],
+             "changes": json.loads(r["changes"]), "old": json.loads(r["old"]), "reason": r["reason"],
+             "sources": json.loads(r["sources"]), "recorded_by": r["actor"], "recorded_at": r["recorded_at"]}
+            for r in rows]
+
+
 def report_data(db: Db, position: int, case_id: str, app: Any, fmt: str) -> dict[str, Any]:
-    from ledger.history import corrections
     from projections.integrity import verified_head
 
     head = verified_head(app, position)  # first: nothing is shown of a log that does not verify
@@ -25,7 +35,7 @@ def report_data(db: Db, position: int, case_id: str, app: Any, fmt: str) -> dict
     opened = db.one(f"SELECT recorded_at, recorded_by FROM {db.t('cases')} WHERE id = :id", id=case_id)
     statuses = db.rows(f"SELECT * FROM {db.t('case_status')} WHERE case_id = :id ORDER BY position", id=case_id)
     cited = {s for inc in case["incidents"] for s in inc["sources"]}
-    fixes = corrections(app, case_id, upto=position)
+    fixes = corrections(db, [inc["id"] for inc in case["incidents"]])
     cited |= {s for c in fixes for s in c["sources"]}
     sources = {r["id"]: r for r in db.rows(f"SELECT * FROM {db.t('sources')} WHERE id IN (:ids)", ids=sorted(cited))}
     for source in sources.values():
