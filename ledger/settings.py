@@ -70,8 +70,10 @@ class Settings:
             return False
         con = sqlite3.connect(sqlite_read_uri(path), uri=True)
         try:
-            return con.execute("select 1 from sqlite_master where type='table' and name=?",
-                               (EVENTS_TABLE,)).fetchone() is not None
+            tables = {name for (name,) in con.execute("select name from sqlite_master where type='table'")}
+            if tables and EVENTS_TABLE not in tables:  # never add a ledger into another program's data
+                raise NoDatabase(f"{path} holds another program's tables, not a ledger: give --db a new file")
+            return EVENTS_TABLE in tables
         except sqlite3.DatabaseError as error:
             raise NoDatabase(f"{path} is not a ledger: {error}") from None
         finally:

@@ -336,3 +336,20 @@ def test_a_field_set_twice_or_a_date_set_to_nothing_is_refused(story):
         "Error: --set 'note' given twice: give each field once"
     assert refused(story, "amend", "chiba-seizure", "--reason", "r", "--set", "on=") == \
         "Error: on: an incident keeps a date: give one"
+
+
+def test_a_database_of_something_else_is_never_made_into_a_ledger(tmp_path):
+    import sqlite3
+
+    other = tmp_path / "app.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    con.commit()
+    con.close()
+    run = Runner(other)
+    message = f"Error: {other} holds another program's tables, not a ledger: give --db a new file\n"
+    assert run("case", "open", "c", "--title", "T", code=1).stderr == message
+    assert run("cases", code=1).stderr == message
+    con = sqlite3.connect(other)
+    assert [n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["users"]
+    con.close()
