@@ -11,10 +11,14 @@ from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicatio
 from psycopg.sql import SQL, Identifier
 
 from ledger.chain import GENESIS
-from ledger.recorders import ChainReads, Precondition, check_preconditions, seal
+from ledger.recorders import ChainReads, Precondition, Signed, check_preconditions, seal, signatures
 
 
 STORE_DDL_LOCK = 0x1ED6E401  # a PostgreSQL advisory lock of the ledger's own
+# Writers take this advisory lock, not the library's LOCK TABLE ... IN EXCLUSIVE MODE: that lock
+# mode needs UPDATE, DELETE or TRUNCATE rights on the table, and a writer role has only SELECT and
+# INSERT on stored events (README, "A shared ledger on PostgreSQL").
+WRITE_LOCK = 0x1ED6E403
 
 
 class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder):
@@ -27,6 +31,11 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
             conn.execute("SELECT pg_advisory_lock(%s)", (STORE_DDL_LOCK,))
             try:
                 super().create_table()
+                from ledger.storage import prepare_postgres
+
+                with self.datastore.transaction(commit=True) as curs:
+                    prepare_postgres(curs, self.datastore.schema, self.events_table_name)
+                self._evidence = None
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (STORE_DDL_LOCK,))
 
@@ -36,13 +45,14 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
         self.sql_create_statements[self.create_table_statement_index] = SQL(
             "CREATE TABLE IF NOT EXISTS {table} ("
             "originator_id uuid NOT NULL, originator_version bigint NOT NULL, topic text, state bytea, "
-            "notification_id bigserial, hash text NOT NULL, "
+            "notification_id bigserial, hash text NOT NULL, signer text, signature text, db_role text, "
             "PRIMARY KEY (originator_id, originator_version))"
         ).format(table=table)
         self.sealed_insert = SQL(
-            "INSERT INTO {table} (originator_id, originator_version, topic, state, hash) "
+            "INSERT INTO {table} (originator_id, originator_version, topic, state, hash, signer, signature) "
             # %b: the arrays go in binary, without text-escaping every element
-            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], %b::text[]) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], %b::text[], %b::text[], "
+            "%b::text[]) "
             "RETURNING notification_id"
         ).format(table=table)
         self.versions_statement = SQL(
@@ -56,12 +66,12 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
         return f'"{self.datastore.schema}"."{self.events_table_name}"'
 
     def insert_events(self, stored_events: Sequence[StoredEvent], preconditions: Sequence[Precondition] = (),
-                      **kwargs: Any) -> Sequence[int] | None:
+                      signed: Sequence[Signed | None] | None = None, **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return None
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            for statement in self.lock_table_statements:  # the library's: lock timeout, EXCLUSIVE lock
-                curs.execute(statement)
+            curs.execute(self.lock_table_statements[0])  # the library's lock timeout
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             if preconditions:
                 streams = sorted({_uuid(stream) for _, stream, _ in preconditions})
                 curs.execute(self.versions_statement, (streams,))
@@ -69,10 +79,13 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
                                     {r["originator_id"].hex: r["version"] for r in curs.fetchall()})
             curs.execute(self.head_statement)
             row = curs.fetchone()
-            hashes = seal(row["hash"] if row else GENESIS, stored_events)
+            previous = row["hash"] if row else GENESIS
+            hashes = seal(previous, stored_events)
+            marks = [mark or (None, None) for mark in signatures(self.signer, previous, hashes, signed)]
             curs.execute(self.sealed_insert, (
                 [_uuid(s.originator_id) for s in stored_events], [s.originator_version for s in stored_events],
-                [s.topic for s in stored_events], [s.state for s in stored_events], hashes))
+                [s.topic for s in stored_events], [s.state for s in stored_events], hashes,
+                [m[0] for m in marks], [m[1] for m in marks]))
             return [r["notification_id"] for r in curs.fetchall()]
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
@@ -82,6 +95,11 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
 
     def _id_param(self, originator_id: UUID) -> Any:
         return originator_id
+
+    def _column_names(self) -> set[str]:
+        rows = self._fetch("SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                           "AND table_name = %s", [self.datastore.schema, self.events_table_name])
+        return {r[0] for r in rows}
 
 
 class ChainedPostgresAggregateRecorder(ChainedPostgresApplicationRecorder, PostgresAggregateRecorder):

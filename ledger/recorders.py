@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
@@ -25,6 +25,32 @@ from eventsourcing.sqlite import (
 from ledger.chain import GENESIS, ChainRow, link, stored_bytes, stream_hex
 
 PAGE = 5000
+EVIDENCE_COLUMNS = ("signer", "signature", "db_role")  # beside the library's columns; old ledgers lack them
+
+
+class Signer(Protocol):
+    """What signs a write: its key id, and a signature over (hash before the write, hash of its
+    last event). `ledger.evidence.Signer` is the one the ledger uses."""
+
+    key_id: str
+
+    def sign_write(self, previous: str, last: str) -> str: ...
+
+
+Signed = tuple[str, str | None]  # (signer, signature) of one stored row, as a copy carries it over
+
+
+def signatures(signer: Signer | None, previous: str, hashes: Sequence[str],
+               given: Sequence[Signed | None] | None = None) -> list[Signed | None]:
+    """Each row's (signer, signature): the signer's key id on every event of a signed write, its
+    signature on the last one. A copy passes the source's own (`given`)."""
+    if given is not None:
+        return list(given)
+    if signer is None or not hashes:
+        return [None] * len(hashes)
+    rows: list[Signed | None] = [(signer.key_id, None)] * (len(hashes) - 1)
+    rows.append((signer.key_id, signer.sign_write(previous, hashes[-1])))
+    return rows
 
 
 def seal(previous: str, stored_events: Sequence[StoredEvent]) -> list[str]:
@@ -62,6 +88,19 @@ class ChainReads:
 
     position_column: str
     placeholder: str
+    signer: Signer | None = None  # set by whoever opens the ledger with a key
+    _evidence: tuple[str, ...] | None = None
+
+    def evidence_columns(self) -> tuple[str, ...]:
+        """Which of signer, signature and db_role this events table has (a ledger made before
+        them has none until `ledger init` or a write upgrades it)."""
+        if self._evidence is None:
+            found = self._column_names()
+            self._evidence = tuple(c for c in EVIDENCE_COLUMNS if c in found)
+        return self._evidence
+
+    def _column_names(self) -> set[str]:
+        raise NotImplementedError
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
@@ -103,8 +142,10 @@ class ChainReads:
                    streams: Sequence[str] | None = None, page: int = PAGE) -> Iterator[ChainRow]:
         """Stored rows in position order, with their hashes, page by page."""
         p, q = self.position_column, self.placeholder
+        present = self.evidence_columns()
+        extra = "".join(f", {c}" if c in present else ", NULL" for c in EVIDENCE_COLUMNS)
         while True:
-            sql = (f"SELECT {p}, originator_id, originator_version, topic, state, hash FROM {self._table} "
+            sql = (f"SELECT {p}, originator_id, originator_version, topic, state, hash{extra} FROM {self._table} "
                    f"WHERE {p}>{q}")
             params: list[Any] = [after]
             if upto is not None:
@@ -117,7 +158,7 @@ class ChainReads:
             params.append(page)
             rows = self._fetch(sql, params)
             for r in rows:
-                yield ChainRow(r[0], stream_hex(r[1]), r[2], r[3], stored_bytes(r[4]), r[5])
+                yield ChainRow(r[0], stream_hex(r[1]), r[2], r[3], stored_bytes(r[4]), r[5], r[6], r[7], r[8])
             if len(rows) < page:
                 return
             after = rows[-1][0]
@@ -147,7 +188,8 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
         super().__init__(datastore, events_table_name)
         table = self.events_table_name
         self.insert_events_statement = (
-            f"INSERT INTO {table} (originator_id, originator_version, topic, state, hash) VALUES (?,?,?,?,?)"
+            f"INSERT INTO {table} (originator_id, originator_version, topic, state, hash, signer, signature) "
+            "VALUES (?,?,?,?,?,?,?)"
         )
         self.select_events_statement = (
             f"SELECT originator_id, originator_version, topic, state FROM {table} WHERE originator_id=? "
@@ -157,9 +199,22 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
         return [
             f"CREATE TABLE IF NOT EXISTS {self.events_table_name} ("
             "originator_id TEXT, originator_version INTEGER, topic TEXT, state BLOB, "
-            "hash TEXT NOT NULL, "
+            "hash TEXT NOT NULL, signer TEXT, signature TEXT, "
             "PRIMARY KEY (originator_id, originator_version))"
         ]
+
+    def create_table(self) -> None:
+        """The library's table, then what the ledger adds to it (`ledger.storage`): the evidence
+        columns on a table made before them, the append-only triggers, the receipts table."""
+        from ledger.storage import prepare_sqlite
+
+        with self.datastore.transaction(commit=True) as c:
+            self._create_table(c)
+            prepare_sqlite(c, self.events_table_name)
+        self._evidence = None
+
+    def _column_names(self) -> set[str]:
+        return {r[1] for r in self._fetch(f"PRAGMA table_info({self.events_table_name})", [])}
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
@@ -169,7 +224,8 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
             return self._insert_events(cursor, stored_events, **kwargs)
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
-                       preconditions: Sequence[Precondition] = (), **_: Any) -> Sequence[int]:
+                       preconditions: Sequence[Precondition] = (), signed: Sequence[Signed | None] | None = None,
+                       **_: Any) -> Sequence[int]:
         """Seal and insert in one statement. Under the write lock a rowid table numbers new rows
         on from its largest rowid, so the positions are the ones after the head; checked."""
         if preconditions:
@@ -181,9 +237,10 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
         row = c.fetchone()
         last, previous = (row[0], row[1]) if row else (0, GENESIS)
         hashes = seal(previous, stored_events)
+        marks = signatures(self.signer, previous, hashes, signed)  # before the commit, under the lock
         c.executemany(self.insert_events_statement, [
-            (stream_hex(s.originator_id), s.originator_version, s.topic, s.state, sealed)
-            for s, sealed in zip(stored_events, hashes, strict=True)])
+            (stream_hex(s.originator_id), s.originator_version, s.topic, s.state, sealed, *(mark or (None, None)))
+            for s, sealed, mark in zip(stored_events, hashes, marks, strict=True)])
         c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
         if c.fetchone()[0] != last + len(stored_events):
             raise OperationalError("the events were not numbered on from the head")  # rolled back
