@@ -8,8 +8,8 @@ import click
 
 from commands.output import emit, emit_rows, format_option, json_option, say
 
-HISTORY_COLUMNS = ["position", "stream", "version", "type", "recorded_at", "recorded_by", "hash", "verified", "data",
-                   "changes"]
+HISTORY_COLUMNS = ["position", "stream", "version", "type", "recorded_at", "recorded_by", "signer", "db_role", "hash",
+                   "verified", "data", "changes"]
 
 
 def attach(cli: click.Group) -> None:
@@ -33,31 +33,45 @@ def attach(cli: click.Group) -> None:
 
     @cli.command("verify")
     @click.option("--expect", "expected", metavar="HEAD_HASH", help="A head printed earlier: the chain must pass through it.")
+    @click.option("--receipt", "receipts", multiple=True, metavar="FILE",
+                  type=click.Path(exists=True, dir_okay=False, allow_dash=False),
+                  help="A receipt from ledger checkpoint: the ledger must still pass through its head at its "
+                       "position, and its signature must hold (repeatable).")
     @click.option("--deep", is_flag=True,
                   help="Also rebuild the read models in memory and compare them with the live ones, row by row.")
     @json_option
-    def verify(expected: str | None, deep: bool, as_json: bool) -> None:
-        """Recompute the hash chain over every stored event."""
-        from ledger.chain import Verdict, verify as check
+    def verify(expected: str | None, receipts: tuple[str, ...], deep: bool, as_json: bool) -> None:
+        """Check the hash chain, every signature and the signature policy over every stored event,
+        and each receipt given."""
+        from pathlib import Path
+
+        from commands.escaping import terminal
         from ledger.errors import InvalidInput, VerificationFailed
+        from ledger.evidence import audit, parse_receipt
 
         if expected is not None:
             expected = expected.strip().lower()
             if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
                 raise InvalidInput(f"--expect {expected!r}: a head is 64 hex digits, as verify printed it")
+        given = [(name, parse_receipt(Path(name).read_bytes(), name)) for name in receipts]
         ctx = click.get_current_context().obj
         app = ctx.app()
-        verdict = check(app.recorder.chain_rows(), expected)
+        verdict = audit(app.recorder.chain_rows(), expected, given)
         if deep and verdict.ok:
             from projections.integrity import deep_problem
 
             problem = deep_problem(ctx.read_models(catch_up=False), app)
             if problem is not None:
-                verdict = Verdict(False, verdict.events, verdict.head, None, problem)
+                verdict.fail(None, problem)
         if as_json:
             emit(verdict.as_dict(), True)
         elif verdict.ok:
-            click.echo(f"ok: {verdict.events} events, head {verdict.head}")
+            click.echo(f"ok: {verdict.events} events, head {verdict.head}; {verdict.signed} signed, "
+                       f"{verdict.unsigned} unsigned" + (f"; signatures required since position {verdict.policy}"
+                                                         if verdict.policy else ""))
+            for check in verdict.receipts:
+                click.echo(f"receipt {terminal(check.name)}: ok, position {check.receipt['position']}, signed by "
+                           f"{terminal(check.receipt['actor'])} at {terminal(check.receipt['at'])}")
         if not verdict.ok:
             where = f" at position {verdict.first_bad_position}" if verdict.first_bad_position else ""
             raise VerificationFailed(f"verification failed{where}: {verdict.problem}")
@@ -130,7 +144,9 @@ def _show_history(rows: list[dict[str, Any]]) -> None:
 
     for r in rows:
         click.echo(f"#{r['position']}  {terminal(r['type'])}  {terminal(r['stream'])}  v{r['version']}")
-        click.echo(f"    recorded {terminal(r['recorded_at'])} by {terminal(r['recorded_by'])}; hash {terminal(r['hash'][:16])}")
+        role = f" (database role {terminal(r['db_role'])})" if r.get("db_role") else ""
+        click.echo(f"    recorded {terminal(r['recorded_at'])} by {terminal(r['recorded_by'])}{role}; "
+                   f"{terminal(r['signer']) if r['signer'] != 'unsigned' else 'unsigned'}; hash {terminal(r['hash'][:16])}")
         for name, change in r.get("changes", {}).items():
             click.echo(f"    {terminal(name)}: {terminal(_plain(change['old']))} -> {terminal(_plain(change['new']))}")
         data = dict(r["data"])

@@ -53,13 +53,15 @@ def _translate(error: Exception) -> str:
               help="Ledger database: a SQLite file path, or a SQLAlchemy URL.")
 @click.option("--actor", envvar="LEDGER_ACTOR", default=None,
               help="Who records; stored on every event. Default: the OS login name.")
+@click.option("--key", "key", envvar="LEDGER_KEY", default=None, metavar="KEYFILE",
+              help="Sign every event this command writes with this private key (from ledger key new).")
 @click.version_option(package_name="ledger")
 @click.pass_context
-def cli(ctx: click.Context, db: str, actor: str | None) -> None:
+def cli(ctx: click.Context, db: str, actor: str | None, key: str | None) -> None:
     """An event-sourced, tamper-evident ledger of enforcement and diplomatic incidents."""
     from ledger.settings import Settings, default_actor
 
-    context = Context(Settings(db=db, actor=actor or default_actor()))
+    context = Context(Settings(db=db, actor=actor or default_actor()), actor_given=actor is not None, key=key or None)
     ctx.obj = context
     ctx.call_on_close(context.close)
 
@@ -84,13 +86,24 @@ def record() -> None:
     """Record an incident of one of the six kinds."""
 
 
-from commands import audit, exporting, reads, writes  # noqa: E402  (they attach commands to the groups above)
+@cli.group(cls=LedgerGroup)
+def key() -> None:
+    """Make signing keys and register them in the ledger."""
+
+
+@cli.group(cls=LedgerGroup)
+def policy() -> None:
+    """Adopt a policy of the whole ledger (require-signatures)."""
+
+
+from commands import audit, evidence, exporting, reads, writes  # noqa: E402  (they attach commands to the groups above)
 
 writes.attach(cli, source, entity, case, record)
 reads.attach(cli, entity, case)
 audit.attach(cli)
 exporting.attach(cli)
 exporting.attach_report(cli)
+evidence.attach(cli, key, policy)
 
 
 def main() -> None:

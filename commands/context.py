@@ -9,8 +9,11 @@ from ledger.settings import Settings, open_ledger
 
 
 class Context:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, actor_given: bool = True, key: str | None = None):
         self.settings = settings
+        self.actor_given = actor_given  # --actor or LEDGER_ACTOR, not the login name
+        self.key = key  # --key KEYFILE or LEDGER_KEY: loaded by the commands that write or sign
+        self._signer: Any = None
         self._app: Any = None
         self._read_models: Any = None
         self._throwaway: list[Any] = []
@@ -20,7 +23,17 @@ class Context:
         """The application; writers create the ledger, everyone else needs it to exist."""
         if self._app is None:
             self._app = open_ledger(self.settings, create=create, checked=checked)
+        if create:
+            self._app.recorder.signer = self.signer()
         return self._app
+
+    def signer(self) -> Any:
+        """The key every event this command writes is signed with, if one is given."""
+        if self._signer is None and self.key:
+            from ledger.evidence import Signer
+
+            self._signer = Signer(self.key)
+        return self._signer
 
     def read_models(self, as_of: str | None = None, recorded: list | None = None, catch_up: bool = True) -> Any:
         """The read models, caught up with the ledger (every read calls this first); with
@@ -50,10 +63,25 @@ class Context:
 
     @property
     def actor(self) -> str:
-        """Who records: checked only by the commands that write."""
+        """Who records: checked only by the commands that write. With a key, the actor is the
+        one the key is registered to, and an --actor that names someone else is refused."""
         from ledger.settings import check_actor
 
-        return check_actor(self.settings.actor)
+        name = check_actor(self.settings.actor)
+        signer = self.signer()
+        if signer is None:
+            return name
+        key = self.app(create=True, checked=True).key(signer.key_id) if self.settings.exists() else None
+        return name if key is None else self.actor_of_key(key.owner, signer.key_id)
+
+    def actor_of_key(self, owner: str, key_id: str) -> str:
+        from ledger.errors import Refused
+        from ledger.settings import check_actor
+
+        if self.actor_given and check_actor(self.settings.actor) != owner:
+            raise Refused(f"--actor {self.settings.actor!r} disagrees with --key: key {key_id} is registered "
+                          f"to {owner!r}; nothing was stored")
+        return owner
 
     def writer(self) -> tuple[Any, Callable[[], Any]]:
         """(the application a write is checked against, a callable giving the one it is stored
@@ -65,17 +93,20 @@ class Context:
         from ledger.settings import open_scratch
 
         scratch = open_scratch()
+        scratch.recorder.signer = self.signer()
         self._scratch.append(scratch)
         return scratch, lambda: self.app(create=True, checked=True)
 
     def run(self, op: Any) -> Any:
         """Apply one op and store its events; warnings go to stderr."""
+        return self.run_as(op, self.actor)
+
+    def run_as(self, op: Any, actor: str) -> Any:
         import click
 
-        actor = self.actor
         check, store = self.writer()
         if check is not self._app:
-            check.apply(check.unit(), op, actor)  # refused here, nothing is created
+            check.run(op, actor)  # in the empty ledger in memory: refused here, nothing is created
         outcome = store().run(op, actor)
         for warning in outcome.warnings:
             click.echo(f"Warning: {warning}", err=True)

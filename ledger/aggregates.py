@@ -320,11 +320,65 @@ class Incident(Keyed):
         self._remember(op_key, digest)
 
 
+class Key(Aggregate):
+    """An Ed25519 public key registered for one actor (`ledger key add`); its stream's id derives
+    from the key's id. Writes signed with it must be that actor's, until it is revoked.
+    `ledger.evidence.audit` reads these events straight from the log."""
+
+    class Added(Aggregate.Created):
+        key_id: str
+        public_key: str
+        owner: str
+        reason: str
+        actor: str
+
+    @event(Added)
+    def __init__(self, key_id: str, public_key: str, owner: str, reason: str, actor: str):
+        self.key_id = key_id
+        self.public_key = public_key
+        self.owner = owner
+        self.revoked = False
+
+    def same_as(self, owner: str, public_key: str) -> bool:
+        if owner != self.owner:
+            raise AlreadyExists(f"key {self.key_id} is already registered to {self.owner!r}, not {owner!r}")
+        return True
+
+    class Revoked(Aggregate.Event):
+        reason: str
+        actor: str
+
+    def revoke(self, reason: str, actor: str) -> bool:
+        """Revoke the key; False (nothing recorded) when it is revoked already."""
+        if self.revoked:
+            return False
+        self._revoked(reason=reason, actor=actor)
+        return True
+
+    @event(Revoked)
+    def _revoked(self, reason: str, actor: str) -> None:
+        self.revoked = True
+
+
+class Policy(Aggregate):
+    """A policy of the whole ledger, adopted once and never dropped: `require-signatures`, after
+    which every write must be signed by its actor's registered key."""
+
+    class Adopted(Aggregate.Created):
+        policy: str
+        reason: str
+        actor: str
+
+    @event(Adopted)
+    def __init__(self, policy: str, reason: str, actor: str):
+        self.policy = policy
+
+
 _INCIDENT_TOPIC = get_topic(Incident)
 
 
 def stream_kind(topic: str) -> str:
-    """'case', 'entity', 'source' or 'incident' from a stored event's topic."""
+    """'case', 'entity', 'source', 'incident', 'key' or 'policy' from a stored event's topic."""
     qualname = topic.split(":", 1)[-1]
     return qualname.split(".", 1)[0].lower()
 

@@ -21,7 +21,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.utils import Environment
 
 from ledger import inputs as m
-from ledger.aggregates import Case, Entity, Incident, Source
+from ledger.aggregates import Case, Entity, Incident, Key, Policy, Source
 from ledger.chain import ChainRow, stream_hex
 from ledger.transcoder import OrjsonTranscoder
 from ledger.errors import AlreadyExists, InvalidInput, NotFound, Refused
@@ -166,6 +166,7 @@ class Ledger(Application):
         wants them without a read."""
         if not unit.events:
             return []
+        self._check_signing(unit)
         # The event store itself: Application.save would only wrap these events in a processing
         # event (checking each against a runtime Protocol, slow in bulk) for snapshots and
         # notifications this application does not use.
@@ -174,6 +175,82 @@ class Ledger(Application):
         unit.recorded = [(n.id, stream_hex(n.originator_id), n.topic, n.state)
                          for n in (r.notification for r in recordings)]
         return [position for position, *_ in unit.recorded]
+
+    # ------------------------------------------------------------------ signatures
+
+    POLICY_ID = derived_id("policy", "require-signatures")
+
+    @staticmethod
+    def key_stream(key_id: str) -> UUID:
+        return derived_id("key", key_id)
+
+    def key(self, key_id: str) -> Key | None:
+        """A registered key, as it stands now."""
+        try:
+            found = self.repository.get(self.key_stream(key_id))
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, Key) else None
+
+    def signatures_required(self) -> bool:
+        try:
+            return isinstance(self.repository.get(self.POLICY_ID), Policy)
+        except AggregateNotFoundError:
+            return False
+
+    def _check_signing(self, unit: Unit) -> None:
+        """The rules of signed writes, checked against the ledger as stored when the events are
+        (the policy's and the key's streams are preconditions of the write, so a policy adopted
+        or a key revoked by another writer meanwhile makes this write try again):
+
+        - once `require-signatures` is adopted, every write is signed, and adopting it is too;
+        - a write is signed with a key registered in this ledger and not revoked, or, before the
+          policy, with the key it registers itself;
+        - every event of a signed write is recorded by the key's actor."""
+        adopting = any(isinstance(e, Policy.Adopted) for e in unit.events)
+        registering = next((e.owner for e in unit.events
+                            if isinstance(e, Key.Added) and self.recorder.signer is not None
+                            and e.key_id == self.recorder.signer.key_id), None)
+        self._signing_rules(unit, {str(getattr(e, "actor", None)) for e in unit.events}, adopting, registering)
+
+    def may_write(self, actor: str) -> None:
+        """Refused now, as a write by `actor` would be at its commit: a bulk write says so before
+        it validates a whole file."""
+        self._signing_rules(self.unit(), {actor}, adopting=False, registering=None)
+
+    def _signing_rules(self, unit: Unit, actors: set[str], adopting: bool, registering: str | None) -> None:
+        signer = self.recorder.signer
+        policy = unit.get(Policy, self.POLICY_ID)
+        stored_policy = policy is not None and not adopting
+        unit.preconditions.insert(0, (0, self.POLICY_ID.hex, policy.version if stored_policy else 0))
+        if signer is None:
+            if stored_policy:
+                raise Refused("this ledger requires signed writes (policy require-signatures): give --key KEYFILE "
+                              "or set LEDGER_KEY; nothing was stored")
+            if adopting:
+                raise Refused("policy require-signatures must itself be signed, by a registered key: give --key "
+                              "KEYFILE; nothing was stored")
+            return
+        key = None if registering is not None else unit.get(Key, self.key_stream(signer.key_id))
+        if key is None and registering is None:
+            raise Refused(f"key {signer.key_id} is not registered in this ledger: register its public key first "
+                          "(ledger key add ACTOR PUBLIC_KEY --reason ...); nothing was stored")
+        if key is None and stored_policy:
+            raise Refused(f"key {signer.key_id} is not registered, and under require-signatures a key is "
+                          "registered by a write signed with another registered key; nothing was stored")
+        if key is not None:
+            if key.revoked:
+                raise Refused(f"key {signer.key_id} was revoked: it signs nothing more; nothing was stored")
+            unit.preconditions.insert(0, (0, key.id.hex, key.version))
+        owner = key.owner if key is not None else registering
+        others = sorted(actors - {owner})
+        if others:
+            raise Refused(f"key {signer.key_id} is registered to {owner!r}; a write signed with it cannot be "
+                          f"recorded as {', '.join(map(repr, others))}; nothing was stored")
+
+    def ledger_id(self) -> str | None:
+        """The ledger's own id: the chain hash of its first event (None while it has none)."""
+        return self.recorder.first_hash()
 
     def apply(self, unit: Unit, op: m.Op, actor: str) -> Outcome:
         if op.key is None and type(op) not in self.ADDS and not isinstance(op, m.Record):
@@ -319,6 +396,34 @@ class Ledger(Application):
 
     def _case_open(self, unit: Unit, op: m.CaseOpen, actor: str) -> Outcome:
         return self._add(unit, Case, "case", op, actor, Case.Opened, case_id=op.id)
+
+    def _key_add(self, unit: Unit, op: m.KeyAdd, actor: str) -> Outcome:
+        from ledger.evidence import key_id_of, parse_public_key, public_text
+
+        raw = parse_public_key(op.public_key)
+        key_id = key_id_of(raw)
+        existing = unit.get(Key, self.key_stream(key_id))
+        if existing is not None:
+            existing.same_as(op.owner, public_text(raw))
+            return Outcome(key_id, skipped=True)
+        key = Key._create(Key.Added, id=self.key_stream(key_id), key_id=key_id, public_key=public_text(raw),
+                          owner=op.owner, reason=op.reason, actor=actor)
+        unit.add(key)
+        return Outcome(key_id, False, unit.collect(key))
+
+    def _key_revoke(self, unit: Unit, op: m.KeyRevoke, actor: str) -> Outcome:
+        key = unit.get(Key, self.key_stream(op.key_id))
+        if key is None:
+            raise NotFound(f"no key {op.key_id} in this ledger")
+        done = key.revoke(op.reason, actor)
+        return Outcome(op.key_id, not done, unit.collect(key))
+
+    def _policy_adopt(self, unit: Unit, op: m.PolicyAdopt, actor: str) -> Outcome:
+        if unit.get(Policy, self.POLICY_ID) is not None:
+            return Outcome(op.policy, skipped=True)
+        policy = Policy._create(Policy.Adopted, id=self.POLICY_ID, policy=op.policy, reason=op.reason, actor=actor)
+        unit.add(policy)
+        return Outcome(op.policy, False, unit.collect(policy))
 
     def _entity_alias(self, unit: Unit, op: m.EntityAlias, actor: str) -> Outcome:
         entity = self._entity(unit, op.id)

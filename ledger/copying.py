@@ -1,5 +1,6 @@
 """`ledger copy --to URL`: the stored events as they are, to another database, so that the hash
-chain and its head stay the same (the chain covers each event's bytes, not its position).
+chain and its head stay the same (the chain covers each event's bytes, not its position), and with
+them the signatures, which sign chain hashes: the copy is the same ledger, with the same id.
 
 A copy that stops half-way is resumed by running it again: the target must hold a prefix of the
 source's chain, which is checked, and the rest is appended page by page.
@@ -38,8 +39,10 @@ def copy_events(source: Any, target: Any) -> Copied:
                           "copy into an empty database")
     copied = 0
     while page := list(islice(rows, PAGE)):
+        # as they are, with their signatures: the chain is the same, so they hold in the copy too
         target.recorder.insert_events([StoredEvent(UUID(r.originator_id), r.originator_version, r.topic, r.state)
-                                       for r in page])
+                                       for r in page],
+                                      signed=[(r.signer, r.signature) if r.signer else None for r in page])
         copied += len(page)
         _, sealed = target.recorder.head()
         if sealed != page[-1].hash:

@@ -11,7 +11,7 @@ from ledger.errors import NotFound
 from ledger.values import as_incident_id, derived_id, incident_id_for_key
 
 HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
-REF_FIELDS = {"case": "case_id", "entity": "entity_id", "source": "source_id"}
+REF_FIELDS = {"case": "case_id", "entity": "entity_id", "source": "source_id", "key": "key_id", "policy": "policy"}
 
 
 def history(app: Any, ident: str | None = None) -> list[dict[str, Any]]:
@@ -40,6 +40,10 @@ def history(app: Any, ident: str | None = None) -> list[dict[str, Any]]:
             "type": row.topic.split(":", 1)[-1],
             "recorded_at": event.timestamp.isoformat(),
             "recorded_by": getattr(event, "actor", None),
+            # the key id of a signed write (verify checks its signature); db_role: PostgreSQL's
+            # role that inserted the row, set by the database
+            "signer": row.signer or "unsigned",
+            "db_role": row.db_role,
             "hash": row.hash,
             "data": {k: v for k, v in event.__dict__.items() if k not in HIDDEN},
             # its link in the chain holds: its stored bytes and the hash before it give its hash

@@ -408,6 +408,27 @@ class Retract(Op):
     sources: list[Id] = []
 
 
+class KeyAdd(Op):
+    """Register an actor's public key (the ledger's own evidence: not an op of import files)."""
+
+    op = "key.add"
+    owner: Text
+    public_key: Annotated[str, StringConstraints(max_length=10_000)]
+    reason: Para
+
+
+class KeyRevoke(Op):
+    op = "key.revoke"
+    key_id: Annotated[str, StringConstraints(pattern=r"^ed25519:[0-9a-f]{32}$")]
+    reason: Para
+
+
+class PolicyAdopt(Op):
+    op = "policy.adopt"
+    policy: Literal["require-signatures"]
+    reason: Para
+
+
 OPS: dict[str, type[Op]] = {
     m.op: m for m in (SourceAdd, EntityAdd, EntityAlias, EntityMerge, CaseOpen, CaseStatus,
                       *RECORDS.values(), Amend, Retract)

@@ -96,6 +96,16 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
     def _id_param(self, originator_id: UUID) -> Any:
         return originator_id
 
+    @property
+    def _receipts(self) -> str:
+        from ledger.storage import RECEIPTS_TABLE
+
+        return f'"{self.datastore.schema}"."{RECEIPTS_TABLE}"'
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> None:
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            curs.execute(sql, list(params))
+
     def _column_names(self) -> set[str]:
         rows = self._fetch("SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
                            "AND table_name = %s", [self.datastore.schema, self.events_table_name])

@@ -114,6 +114,39 @@ class ChainReads:
         rows = self._fetch(f"SELECT {p}, hash FROM {self._table} ORDER BY {p} DESC LIMIT 1", [])
         return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
 
+    def first_hash(self) -> str | None:
+        """The chain hash of the first stored event: the ledger's own id (`ledger.evidence`)."""
+        p = self.position_column
+        rows = self._fetch(f"SELECT hash FROM {self._table} ORDER BY {p} LIMIT 1", [])
+        return rows[0][0] if rows else None
+
+    def stored_receipts(self) -> list[str]:
+        """The receipts `ledger checkpoint` kept in the ledger, newest position first (none in a
+        ledger made before receipts)."""
+        from ledger.storage import RECEIPTS_TABLE
+
+        try:
+            rows = self._fetch(f"SELECT receipt FROM {self._receipts} ORDER BY position DESC", [])
+        except Exception as error:  # no such table: a ledger made before receipts
+            if RECEIPTS_TABLE in str(error) or "does not exist" in str(error):
+                return []
+            raise
+        return [r[0] for r in rows]
+
+    def keep_receipt(self, position: int, head: str, receipt: str) -> None:
+        q = self.placeholder
+        self._execute(f"INSERT INTO {self._receipts} (position, head, receipt) VALUES ({q}, {q}, {q})",
+                      [position, head, receipt])
+
+    @property
+    def _receipts(self) -> str:
+        from ledger.storage import RECEIPTS_TABLE
+
+        return RECEIPTS_TABLE
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> None:
+        raise NotImplementedError
+
     def count(self) -> int:
         return self._fetch(f"SELECT COUNT(*) FROM {self._table}", [])[0][0]
 
@@ -250,6 +283,10 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql, list(params))
             return c.fetchall()
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(sql, list(params))
 
 
 class ChainedSQLiteAggregateRecorder(ChainedSQLiteApplicationRecorder, SQLiteAggregateRecorder):

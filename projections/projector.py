@@ -93,6 +93,10 @@ class Projector:
             TOPIC + "Incident.Recorded": self._incident_recorded,
             TOPIC + "Incident.Amended": self._incident_amended,
             TOPIC + "Incident.Retracted": self._incident_retracted,
+            # the ledger's evidence (keys, the signature policy) is read from the log itself
+            TOPIC + "Key.Added": lambda *_: None,
+            TOPIC + "Key.Revoked": lambda *_: None,
+            TOPIC + "Policy.Adopted": lambda *_: None,
         }
 
     def t(self, name: str) -> str:

@@ -1,0 +1,444 @@
+"""Evidence beyond the chain: Ed25519 keys, signed writes, signed receipts, and the audit that
+checks them all in one pass over the log.
+
+A hash chain alone proves nothing against whoever holds the database: they can rewrite an event
+and recompute every hash after it. Two things here make that detectable by people who never had
+the database:
+
+- **Signed writes.** A write made with a key (`--key KEYFILE`) carries the key's id on each of its
+  events and, on its last event, an Ed25519 signature over the chain's hash before the write and
+  the hash of its last event. The chain ties that hash to every event before it, so one signature
+  covers the whole write (an import batch too) and everything it was appended to. Keys are
+  registered in the ledger itself, each for one actor (`Key.Added` events); after the
+  `require-signatures` policy, an event without a valid signature by its actor's key fails
+  `verify`: a forged append is caught without any secret but the signers' own.
+- **Signed receipts.** `ledger checkpoint` signs (ledger id, position, head, time). Published
+  outside the database (a mailing list, a repository, a notary), a receipt proves to anyone
+  holding it that the ledger passed through that head at that position: a log rewritten,
+  re-chained or cut at or before it no longer does, and `verify --receipt` says so.
+
+A ledger's id is the chain hash of its first event: fixed when the ledger is created, kept by
+`ledger copy` (which keeps the chain), different for any other ledger.
+
+What this does not prove: a key holder can still sign a lie, and a receipt says nothing about
+events after its position.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ledger.chain import GENESIS, ChainRow, link
+from ledger.errors import InvalidInput, Refused
+
+KEY_ID = re.compile(r"ed25519:[0-9a-f]{32}")
+EVENT_TAG = b"ledger signed write v1\n"  # what an event signature signs, apart from a receipt's
+RECEIPT_TAG = b"ledger receipt v1\n"
+RECEIPT_FIELDS = ("ledger", "position", "head", "at", "key", "actor", "public_key", "signature")
+TOPIC = "ledger.aggregates:"
+KEY_ADDED, KEY_REVOKED, POLICY_ADOPTED = TOPIC + "Key.Added", TOPIC + "Key.Revoked", TOPIC + "Policy.Adopted"
+REQUIRE_SIGNATURES = "require-signatures"
+
+
+# ---------------------------------------------------------------------- keys
+
+
+def key_id_of(public_raw: bytes) -> str:
+    """A key's id: the first 128 bits of SHA-256 over its 32 raw bytes."""
+    return "ed25519:" + hashlib.sha256(public_raw).hexdigest()[:32]
+
+
+def public_text(public_raw: bytes) -> str:
+    return base64.b64encode(public_raw).decode()
+
+
+def parse_public_key(text: str) -> bytes:
+    """A public key as `key new` prints it (base64 of its 32 bytes), or in PEM: its raw bytes."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    value = str(text).strip()
+    if value.startswith("-----BEGIN PUBLIC KEY-----"):
+        try:
+            key = serialization.load_pem_public_key(value.encode())
+        except ValueError:
+            raise InvalidInput("PUBLIC_KEY: not a readable PEM public key") from None
+        if not isinstance(key, Ed25519PublicKey):
+            raise InvalidInput("PUBLIC_KEY: not an Ed25519 key")
+        return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise InvalidInput("PUBLIC_KEY: give the public key as `ledger key new` printed it "
+                           "(44 characters of base64, or its .pub file's content)")
+    return raw
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key_id: str
+    public_key: str
+    private_file: Path
+    public_file: Path
+
+
+def new_key(path: Path) -> NewKey:
+    """Make an Ed25519 key pair: the private key in PEM at `path`, created with mode 0600 and never
+    over an existing file; the public key (base64) beside it in `path`.pub."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = Path(path)
+    public_file = path.with_name(path.name + ".pub")
+    for target in (path, public_file):
+        if target.exists() or target.is_symlink():
+            raise Refused(f"{target} already exists: a key is never written over; choose another -o")
+    if not path.parent.is_dir():
+        raise Refused(f"cannot write {path}: there is no folder {path.parent}")
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as error:
+        raise Refused(f"cannot write {path}: {error.strerror}") from None
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+        os.write(fd, pem)
+    finally:
+        os.close(fd)
+    public_file.write_text(public_text(raw) + "\n")
+    return NewKey(key_id_of(raw), public_text(raw), path, public_file)
+
+
+class Signer:
+    """A private key loaded from its file, signing writes and receipts."""
+
+    def __init__(self, path: str | Path):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        path = Path(path).expanduser()
+        try:
+            mode = path.stat().st_mode
+            data = path.read_bytes()
+        except OSError as error:
+            raise InvalidInput(f"--key {path}: {error.strerror}") from None
+        if stat.S_IMODE(mode) & 0o077:
+            raise Refused(f"--key {path}: the private key file may be read by others (mode "
+                          f"{stat.S_IMODE(mode):03o}); run chmod 600 {path}")
+        try:
+            key = serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError):
+            raise InvalidInput(f"--key {path}: not an unencrypted PEM private key (make one with ledger key new)") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise InvalidInput(f"--key {path}: not an Ed25519 key (make one with ledger key new)")
+        self._key = key
+        self.public_raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.public_key = public_text(self.public_raw)
+        self.key_id = key_id_of(self.public_raw)
+
+    def sign(self, message: bytes) -> str:
+        return base64.b64encode(self._key.sign(message)).decode()
+
+    def sign_write(self, previous: str, last: str) -> str:
+        return self.sign(write_message(previous, last))
+
+
+def write_message(previous: str, last: str) -> bytes:
+    """What a signed write's signature covers: the chain's hash before it and after its last event."""
+    return EVENT_TAG + f"{previous}\n{last}".encode()
+
+
+def signature_holds(public_raw: bytes, message: bytes, signature: str | None) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        raw = base64.b64decode(str(signature), validate=True)
+        Ed25519PublicKey.from_public_bytes(public_raw).verify(raw, message)
+        return True
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+
+
+# ---------------------------------------------------------------------- receipts
+
+
+def receipt_message(receipt: dict[str, Any]) -> bytes:
+    parts = [str(receipt["ledger"]), str(receipt["position"]), str(receipt["head"]), str(receipt["at"]),
+             str(receipt["key"]), str(receipt["actor"])]
+    return RECEIPT_TAG + "\n".join(parts).encode()
+
+
+def make_receipt(signer: Signer, actor: str, ledger_id: str, position: int, head: str) -> dict[str, Any]:
+    receipt: dict[str, Any] = {
+        "ledger": ledger_id, "position": position, "head": head,
+        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "key": signer.key_id, "actor": actor, "public_key": signer.public_key,
+    }
+    receipt["signature"] = signer.sign(receipt_message(receipt))
+    return receipt
+
+
+def parse_receipt(text: str | bytes, name: str) -> dict[str, Any]:
+    """A receipt file's JSON object, with every field of the right type; else bad input."""
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise InvalidInput(f"--receipt {name}: not a receipt (not JSON)") from None
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"--receipt {name}: not a receipt (not a JSON object)")
+    missing = [f for f in RECEIPT_FIELDS if f not in doc]
+    if missing:
+        raise InvalidInput(f"--receipt {name}: not a receipt (it lacks {', '.join(missing)})")
+    if type(doc["position"]) is not int or doc["position"] < 1:
+        raise InvalidInput(f"--receipt {name}: position must be a whole number from 1")
+    for f in RECEIPT_FIELDS:
+        if f != "position" and not isinstance(doc[f], str):
+            raise InvalidInput(f"--receipt {name}: {f} must be text")
+    return doc
+
+
+# ---------------------------------------------------------------------- the audit
+
+
+@dataclass
+class RegisteredKey:
+    key_id: str
+    public_raw: bytes
+    owner: str
+    added: int  # the position of its registration
+    revoked: int | None = None
+
+
+@dataclass
+class ReceiptCheck:
+    name: str
+    receipt: dict[str, Any]
+    ok: bool = False
+    problem: str | None = None
+    reached: bool = False  # an event stood at its position
+
+    def as_dict(self) -> dict[str, Any]:
+        r = self.receipt
+        return {"file": self.name, "ok": self.ok, "ledger": r.get("ledger"), "position": r.get("position"),
+                "head": r.get("head"), "at": r.get("at"), "key": r.get("key"), "actor": r.get("actor"),
+                "problem": self.problem}
+
+
+@dataclass
+class Audit:
+    ok: bool = True
+    events: int = 0
+    head: str = GENESIS
+    first_bad_position: int | None = None
+    problem: str | None = None
+    signed: int = 0
+    unsigned: int = 0
+    ledger: str | None = None  # the ledger's id: its first event's hash
+    policy: int | None = None  # the position from which signatures are required
+    position: int = 0  # of the last event
+    keys: dict[str, RegisteredKey] = field(default_factory=dict)
+    receipts: list[ReceiptCheck] = field(default_factory=list)
+
+    def fail(self, position: int | None, problem: str) -> Audit:
+        if self.ok:
+            self.ok, self.first_bad_position, self.problem = False, position, problem
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "events": self.events, "head": self.head,
+                "first_bad_position": self.first_bad_position, "problem": self.problem,
+                "signed": self.signed, "unsigned": self.unsigned, "ledger": self.ledger,
+                "signatures_required_since": self.policy,
+                "receipts": [r.as_dict() for r in self.receipts]}
+
+
+def _actor(state: bytes) -> Any:
+    try:
+        doc = orjson.loads(state)
+    except orjson.JSONDecodeError:
+        return None
+    return doc.get("actor") if isinstance(doc, dict) else None
+
+
+def audit(rows: Iterable[ChainRow], expect: str | None = None,
+          receipts: Sequence[tuple[str, dict[str, Any]]] = ()) -> Audit:
+    """One pass over the stored rows in position order: the chain, every signature against the
+    key registered for its actor at that position, the signature policy, and each receipt.
+    Stops at the first problem of the log (the receipts are each said ok or not)."""
+    result = Audit()
+    checks = [ReceiptCheck(name, receipt) for name, receipt in receipts]
+    result.receipts = checks
+    at: dict[int, list[ReceiptCheck]] = {}
+    for check in checks:
+        at.setdefault(check.receipt["position"], []).append(check)
+    seen_expected = expect is None or expect == GENESIS
+    previous, last_position = GENESIS, 0
+    run: list[ChainRow] = []  # the events of a signed write so far, its signature not yet seen
+    run_start = GENESIS  # the chain's hash before that write
+    for row in rows:
+        result.events += 1
+        p = row.position
+        if p <= last_position:
+            return _finish(result.fail(p, f"position {p} is out of order"), checks)
+        last_position = p
+        computed = link(previous, row.originator_id, row.originator_version, row.topic, row.state)
+        if row.hash != computed:
+            return _finish(result.fail(p, f"event at position {p} does not match the chain: an event was "
+                                          "edited, removed or inserted here or just before"), checks)
+        if result.ledger is None:
+            result.ledger = computed
+        before, previous = previous, computed
+        result.head, result.position = computed, p
+        if not seen_expected and computed == expect:
+            seen_expected = True
+        for check in at.pop(p, ()):
+            check.reached = True
+            _check_receipt_head(check, computed)
+        if row.topic in (KEY_ADDED, KEY_REVOKED, POLICY_ADOPTED):
+            _registry(result, row)
+        if row.signer is None:
+            if run:
+                return _finish(result.fail(run[0].position, f"events at positions {run[0].position}-{run[-1].position} "
+                                           f"carry signer {run[0].signer} but no signature covers them: a signed "
+                                           "write was cut short, or the signer was written in"), checks)
+            if row.signature is not None:
+                return _finish(result.fail(p, f"event at position {p} has a signature but no signer"), checks)
+            result.unsigned += 1
+            if result.policy is not None and p > result.policy:
+                return _finish(result.fail(p, f"event at position {p} is unsigned, but signatures are required "
+                                              f"since position {result.policy}: an append without any signer's key"),
+                               checks)
+            continue
+        if not run:
+            run_start = before
+        elif row.signer != run[0].signer:
+            return _finish(result.fail(p, f"event at position {p} carries signer {row.signer} inside a write "
+                                          f"signed by {run[0].signer}"), checks)
+        run.append(row)
+        if row.signature is None:
+            continue
+        problem = _check_write(result, run, run_start, row)
+        if problem:
+            return _finish(result.fail(run[0].position, problem), checks)
+        result.signed += len(run)
+        run = []
+    if run:
+        return _finish(result.fail(run[0].position, f"events at positions {run[0].position}-{run[-1].position} carry "
+                                   f"signer {run[0].signer} but no signature covers them: the log was cut inside a "
+                                   "signed write"), checks)
+    if not seen_expected:
+        result.fail(None, f"the chain does not pass through the expected head {expect}: the log was cut back "
+                          "or rewritten since that head was taken")
+    return _finish(result, checks)
+
+
+def _registry(result: Audit, row: ChainRow) -> None:
+    """Keep the keys and the policy as the log stood at this row."""
+    try:
+        doc = orjson.loads(row.state)
+    except orjson.JSONDecodeError:
+        return  # the chain holds over it, so it was stored so; a key that cannot be read registers nothing
+    if row.topic == KEY_ADDED:
+        try:
+            raw = base64.b64decode(doc["public_key"], validate=True)
+        except (KeyError, ValueError, TypeError):
+            return
+        key_id = doc.get("key_id")
+        if len(raw) == 32 and key_id == key_id_of(raw) and key_id not in result.keys:
+            result.keys[key_id] = RegisteredKey(key_id, raw, str(doc.get("owner")), row.position)
+    elif row.topic == KEY_REVOKED:
+        key = result.keys.get(str(doc.get("key_id")))
+        if key is not None and key.revoked is None:
+            key.revoked = row.position
+    elif row.topic == POLICY_ADOPTED and doc.get("policy") == REQUIRE_SIGNATURES and result.policy is None:
+        result.policy = row.position
+
+
+def _check_write(result: Audit, run: list[ChainRow], start: str, last: ChainRow) -> str | None:
+    """A signed write: its key registered (before it, once signatures are required), not revoked
+    before it, for the actor of every one of its events, and its signature over (start, last)."""
+    first, key_id = run[0].position, last.signer
+    where = f"positions {first}-{last.position}" if len(run) > 1 else f"position {first}"
+    key = result.keys.get(str(key_id))
+    if key is None:
+        return f"the write at {where} is signed by key {key_id}, which is not registered in this ledger there"
+    if key.revoked is not None and key.revoked < first:
+        return f"the write at {where} is signed by key {key_id}, revoked at position {key.revoked}"
+    if result.policy is not None and result.policy < first and key.added >= first:
+        return (f"the write at {where} is signed by key {key_id}, which it registers itself; once signatures "
+                "are required a key must be registered by a write signed with another registered key")
+    if not signature_holds(key.public_raw, write_message(start, last.hash or ""), last.signature):
+        return f"the signature of the write at {where} does not hold (key {key_id}): its events or the chain before them were changed"
+    for row in run:
+        actor = _actor(row.state)
+        if actor != key.owner:
+            return (f"event at position {row.position} is recorded by {actor!r} but signed with the key of "
+                    f"{key.owner!r} ({key_id})")
+    return None
+
+
+def _check_receipt_head(check: ReceiptCheck, computed: str) -> None:
+    if computed != check.receipt["head"]:
+        check.problem = (f"the ledger no longer passes through the receipt's head at position "
+                         f"{check.receipt['position']}: the log was rewritten at or before it")
+
+
+def _finish(result: Audit, checks: list[ReceiptCheck]) -> Audit:
+    """Each receipt is of this ledger, signed by a key registered for its actor when it was taken,
+    and its position was reached with the receipt's head."""
+    for check in checks:
+        r = check.receipt
+        if check.problem is None:
+            if result.ledger is not None and r["ledger"] != result.ledger:
+                check.problem = (f"the receipt is of another ledger ({r['ledger'][:16]}...), not this one "
+                                 f"({result.ledger[:16]}...), or this ledger's first event was rewritten")
+            elif r["position"] > result.position or result.ledger is None:
+                check.problem = (f"the ledger ends at position {result.position}, before the receipt's position "
+                                 f"{r['position']}: the log was cut back")
+            elif not result.ok and result.first_bad_position is not None and result.first_bad_position <= r["position"]:
+                check.problem = f"the log does not verify up to the receipt's position: {result.problem}"
+            elif not check.reached:
+                check.problem = (f"the ledger has no event at the receipt's position {r['position']}: "
+                                 "the log was changed at or before it")
+        if check.problem is None:
+            check.problem = _receipt_signature_problem(result, r)
+        check.ok = check.problem is None
+        if not check.ok and result.ok:
+            result.fail(None, f"receipt {check.name}: {check.problem}")
+    return result
+
+
+def _receipt_signature_problem(result: Audit, r: dict[str, Any]) -> str | None:
+    try:
+        raw = parse_public_key(r["public_key"])
+    except InvalidInput:
+        return "the receipt's public key cannot be read"
+    if key_id_of(raw) != r["key"]:
+        return f"the receipt's public key is not key {r['key']}"
+    if not signature_holds(raw, receipt_message(r), r["signature"]):
+        return "the receipt's signature does not hold: the receipt was altered, or not made with its key"
+    key = result.keys.get(r["key"])
+    if key is None or key.added > r["position"]:
+        return f"the receipt is signed by key {r['key']}, which this ledger had not registered at position {r['position']}"
+    if key.owner != r["actor"]:
+        return f"the receipt names {r['actor']!r}, but key {r['key']} is registered to {key.owner!r}"
+    if key.revoked is not None and key.revoked <= r["position"]:
+        return f"the receipt is signed by key {r['key']}, revoked at position {key.revoked}"
+    return None
