@@ -66,9 +66,9 @@ def attach(cli: click.Group) -> None:
         if as_json:
             emit(verdict.as_dict(), True)
         elif verdict.ok:
-            click.echo(f"ok: {verdict.events} events, head {verdict.head}; {verdict.signed} signed, "
-                       f"{verdict.unsigned} unsigned" + (f"; signatures required since position {verdict.policy}"
-                                                         if verdict.policy else ""))
+            click.echo(f"ok: {verdict.events} events, head {verdict.head}")
+            click.echo(f"signatures: {verdict.signed} events signed, {verdict.unsigned} unsigned"
+                       + (f"; required since position {verdict.policy}" if verdict.policy else ""))
             for check in verdict.receipts:
                 click.echo(f"receipt {terminal(check.name)}: ok, position {check.receipt['position']}, signed by "
                            f"{terminal(check.receipt['actor'])} at {terminal(check.receipt['at'])}")

@@ -45,15 +45,42 @@ def linked(rows: Iterable[tuple], previous: str) -> tuple[list[tuple[int, str, s
 
 
 def verified_head(app: Any, position: int) -> str:
-    """The chain's head at `position`, after checking every link up to it; refused if one fails."""
-    from ledger.chain import verify
+    """The chain's head at `position`, after checking every link and signature up to it; refused
+    if one fails."""
+    return verified(app, position).head
 
-    verdict = verify(app.recorder.chain_rows(upto=position))
-    if not verdict.ok:
-        where = f" at position {verdict.first_bad_position}" if verdict.first_bad_position else ""
-        raise LogChanged(f"the hash chain does not hold{where}: {verdict.problem}; refused, since what it "
+
+def verified(app: Any, position: int, receipts: list[tuple[str, dict[str, Any]]] | None = None) -> Any:
+    """The audit of the log up to `position` (`ledger.evidence.audit`: the chain, the signatures,
+    the policy), refused if it fails; with `receipts`, each is checked without failing it."""
+    from ledger.evidence import audit
+
+    result = audit(app.recorder.chain_rows(upto=position), receipts=receipts or (), upto=position,
+                   receipts_decide=False)
+    if not result.ok:
+        where = f" at position {result.first_bad_position}" if result.first_bad_position else ""
+        raise LogChanged(f"the log does not verify{where}: {result.problem}; refused, since what it "
                          "shows could not be vouched for; run ledger verify")
-    return verdict.head
+    return result
+
+
+def latest_receipt(app: Any, position: int) -> tuple[str, dict[str, Any] | None]:
+    """The head at `position` (verified as `verified` does), and the latest receipt kept in the
+    ledger (`ledger checkpoint`) that this log still passes through, at or before `position`."""
+    from ledger.errors import InvalidInput
+    from ledger.evidence import parse_receipt
+
+    kept = []
+    for n, text in enumerate(app.recorder.stored_receipts()):
+        try:
+            receipt = parse_receipt(text, f"kept receipt {n + 1}")
+        except InvalidInput:
+            continue  # not a receipt: nothing to name
+        if receipt["position"] <= position:
+            kept.append((f"kept receipt {n + 1}", receipt))
+    result = verified(app, position, kept)
+    holding = [check.receipt for check in result.receipts if check.ok]
+    return result.head, max(holding, key=lambda r: (r["position"], r["at"]), default=None)
 
 
 # ---------------------------------------------------------------------- verify --deep

@@ -28,9 +28,9 @@ def corrections(db: Db, incidents: list[str]) -> list[dict[str, Any]]:
 
 
 def report_data(db: Db, position: int, case_id: str, app: Any, fmt: str) -> dict[str, Any]:
-    from projections.integrity import verified_head
+    from projections.integrity import latest_receipt
 
-    head = verified_head(app, position)  # first: nothing is shown of a log that does not verify
+    head, receipt = latest_receipt(app, position)  # first: nothing is shown of a log that does not verify
     case = case_show(db, case_id)
     opened = db.one(f"SELECT recorded_at, recorded_by FROM {db.t('cases')} WHERE id = :id", id=case_id)
     statuses = db.rows(f"SELECT * FROM {db.t('case_status')} WHERE case_id = :id ORDER BY position", id=case_id)
@@ -45,6 +45,6 @@ def report_data(db: Db, position: int, case_id: str, app: Any, fmt: str) -> dict
         inc["start"] = range_start(inc["on"], inc["precision"])
     return {
         "case": case, "opened": opened, "statuses": statuses, "sources": sources,
-        "corrections": fixes, "position": position, "head": head,
+        "corrections": fixes, "position": position, "head": head, "receipt": receipt,
         "command": f"ledger report {case_id} --format {fmt} --as-of {position}",
     }
