@@ -128,7 +128,9 @@ def attach(cli: click.Group) -> None:
 
         ctx = click.get_current_context().obj
         lines = files("ledger").joinpath("story.jsonl").read_text(encoding="utf-8").splitlines()
-        result = import_lines(ctx.app(create=True), lines, ctx.actor)
+        app, actor = ctx.app(create=True), ctx.actor
+        app.may_write(actor)
+        result = import_lines(app, lines, actor)
         say(f"demo: recorded {result.imported} things, {result.skipped} already there")
         say("the report of the seizure case follows (`ledger report chiba-lexus`)\n")
         from commands.report import render

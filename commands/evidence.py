@@ -97,13 +97,14 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
         if not result.ok:
             raise VerificationFailed(f"the log does not verify ({result.problem}): run ledger verify")
         rows = [{"key": k.key_id, "actor": k.owner, "public_key": base64_of(k.public_raw), "registered_at": k.added,
-                 "revoked_at": k.revoked} for k in result.keys.values()]
+                 "registered_by": k.by, "revoked_at": k.revoked} for k in result.keys.values()]
         if as_json:
             emit(rows, True)
             return
         for r in rows:
             state = f"revoked at position {r['revoked_at']}" if r["revoked_at"] else "in use"
-            click.echo(f"{r['key']}  {terminal(r['actor'])}  registered at position {r['registered_at']}, {state}")
+            click.echo(f"{r['key']}  {terminal(r['actor'])}  registered at position {r['registered_at']} by "
+                       f"{terminal(r['registered_by'])}, {state}")
         if not rows:
             say("no keys registered (ledger key add ACTOR PUBLIC_KEY --reason TEXT)")
 

@@ -176,6 +176,7 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
 
             progress = Progress("import", "lines")
             check, store = ctx.writer()
+            check.may_write(actor)  # a ledger that refuses this signer (or its absence) says so before the file is read
             try:
                 result = import_lines(check, lines, actor, progress, batch=batch, store=store,
                                       after_batch=lambda recorded: ctx.read_models(recorded=recorded))

@@ -192,6 +192,15 @@ class Ledger(Application):
             return None
         return found if isinstance(found, Key) else None
 
+    def keys_of(self, owner: str) -> list[str]:
+        """The ids of an actor's registered keys not revoked, from the keys' events in the log."""
+        from ledger.evidence import KEY_ADDED, KEY_REVOKED, Audit, active_keys, register
+
+        registry = Audit()
+        for row in self.recorder.rows_of([KEY_ADDED, KEY_REVOKED]):
+            register(registry, row)
+        return active_keys(registry.keys, owner)
+
     def signatures_required(self) -> bool:
         try:
             return isinstance(self.repository.get(self.POLICY_ID), Policy)
@@ -406,6 +415,11 @@ class Ledger(Application):
         if existing is not None:
             existing.same_as(op.owner, public_text(raw))
             return Outcome(key_id, skipped=True)
+        theirs = self.keys_of(op.owner)
+        signer = self.recorder.signer
+        if theirs and (signer is None or signer.key_id not in theirs):
+            raise Refused(f"{op.owner} already has key {theirs[0]}: a new key for them is registered in a write "
+                          "signed with one of their own keys (--key); nothing was stored")
         key = Key._create(Key.Added, id=self.key_stream(key_id), key_id=key_id, public_key=public_text(raw),
                           owner=op.owner, reason=op.reason, actor=actor)
         unit.add(key)

@@ -224,6 +224,9 @@ class RegisteredKey:
     owner: str
     added: int  # the position of its registration
     revoked: int | None = None
+    by: str | None = None  # the actor who recorded the registration
+    # registered for an actor who already had a key: valid only in a write signed by one of those
+    owner_keys: tuple[str, ...] = ()
 
 
 @dataclass
@@ -255,6 +258,7 @@ class Audit:
     position: int = 0  # of the last event
     keys: dict[str, RegisteredKey] = field(default_factory=dict)
     receipts: list[ReceiptCheck] = field(default_factory=list)
+    last_added: str | None = None
 
     def fail(self, position: int | None, problem: str) -> Audit:
         if self.ok:
@@ -318,7 +322,12 @@ def audit(rows: Iterable[ChainRow], expect: str | None = None,
             check.reached = True
             _check_receipt_head(check, computed)
         if row.topic in (KEY_ADDED, KEY_REVOKED, POLICY_ADOPTED):
-            _registry(result, row)
+            register(result, row)
+            added = result.keys.get(str(result.last_added))
+            if row.signer is None and added is not None and added.added == p and added.owner_keys:
+                return _finish(result.fail(p, f"key {added.key_id} is registered at position {p} for "
+                                              f"{added.owner!r}, who has a key already, in a write not signed "
+                                              "with one of their keys"), checks)
         if row.signer is None:
             if run:
                 return _finish(result.fail(run[0].position, f"events at positions {run[0].position}-{run[-1].position} "
@@ -355,7 +364,11 @@ def audit(rows: Iterable[ChainRow], expect: str | None = None,
     return _finish(result, checks, receipts_decide)
 
 
-def _registry(result: Audit, row: ChainRow) -> None:
+def active_keys(keys: dict[str, RegisteredKey], owner: str) -> list[str]:
+    return [k.key_id for k in keys.values() if k.owner == owner and k.revoked is None]
+
+
+def register(result: Audit, row: ChainRow) -> None:
     """Keep the keys and the policy as the log stood at this row."""
     try:
         doc = orjson.loads(row.state)
@@ -368,7 +381,10 @@ def _registry(result: Audit, row: ChainRow) -> None:
             return
         key_id = doc.get("key_id")
         if len(raw) == 32 and key_id == key_id_of(raw) and key_id not in result.keys:
-            result.keys[key_id] = RegisteredKey(key_id, raw, str(doc.get("owner")), row.position)
+            owner = str(doc.get("owner"))
+            result.keys[key_id] = RegisteredKey(key_id, raw, owner, row.position, by=str(doc.get("actor")),
+                                                owner_keys=tuple(active_keys(result.keys, owner)))
+            result.last_added = key_id
     elif row.topic == KEY_REVOKED:
         key = result.keys.get(str(doc.get("key_id")))
         if key is not None and key.revoked is None:
@@ -392,6 +408,10 @@ def _check_write(result: Audit, run: list[ChainRow], start: str, last: ChainRow)
                 "are required a key must be registered by a write signed with another registered key")
     if not signature_holds(key.public_raw, write_message(start, last.hash or ""), last.signature):
         return f"the signature of the write at {where} does not hold (key {key_id}): its events or the chain before them were changed"
+    for new in (k for k in result.keys.values() if first <= k.added <= last.position and k.owner_keys):
+        if key_id not in new.owner_keys:
+            return (f"key {new.key_id} is registered at position {new.added} for {new.owner!r}, who has a key "
+                    f"already, in a write signed by {key_id}, not by one of their keys")
     for row in run:
         actor = _actor(row.state)
         if actor != key.owner:
