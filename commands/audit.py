@@ -148,7 +148,7 @@ def _show_history(rows: list[dict[str, Any]]) -> None:
         click.echo(f"#{r['position']}  {terminal(r['type'])}  {terminal(r['stream'])}  v{r['version']}")
         role = f" (database role {terminal(r['db_role'])})" if r.get("db_role") else ""
         click.echo(f"    recorded {terminal(r['recorded_at'])} by {terminal(r['recorded_by'])}{role}; "
-                   f"{terminal(r['signer']) if r['signer'] != 'unsigned' else 'unsigned'}; hash {terminal(r['hash'][:16])}")
+                   f"{'signed with ' + terminal(r['signer']) if r['signer'] != 'unsigned' else 'unsigned'}; hash {terminal(r['hash'][:16])}")
         for name, change in r.get("changes", {}).items():
             click.echo(f"    {terminal(name)}: {terminal(_plain(change['old']))} -> {terminal(_plain(change['new']))}")
         data = dict(r["data"])

@@ -18,7 +18,7 @@ def history(app: Any, ident: str | None = None) -> list[dict[str, Any]]:
     labels: dict[str, str] = {}
     streams: list[str] | None = None
     if ident is not None:
-        for kind in ("case", "entity", "source"):
+        for kind in ("case", "entity", "source", "key", "policy"):
             labels[derived_id(kind, ident).hex] = f"{kind}:{ident}"
         incident = UUID(as_incident_id(ident) or incident_id_for_key(ident))
         labels[incident.hex] = f"incident:{incident}"
