@@ -3,6 +3,7 @@
 
 Usage: python tests/bench/bench.py [--sizes 20000,100000] [--backends sqlite,postgresql]
                                    [--pg postgres@127.0.0.1:5432] [--json FILE] [--profile] [--repeat 3]
+                                   [--no-signed]
 
 For each size it writes an import file with ../shared/bench/genload.py, measures the baseline
 (an executemany of the lines into a plain sqlite3 table in one transaction, then a select and
@@ -13,8 +14,16 @@ and noise only ever adds time, to the baseline as to the ledger), `ledger --help
 RSS) of import and replay; and, for reference, the time to validate the lines with the input
 models alone. Ratios are wall time less the CLI's start-up (the --help median), over the
 baseline, as in cli_perf.py.
+Signing (issue 9; off with --no-signed): in the same loop as the unsigned import, each run also
+imports the same file signed (`ledger --key KEYFILE import`, one Ed25519 signature per batch) into
+a fresh ledger where the key was first registered (`key add`, not timed); the best signed import is
+set beside the best unsigned one, wall time over wall time (both pay the same start-up). Then
+`verify` (chain and every signature) of the signed ledger and, for comparison, of the unsigned one,
+best of --repeat each.
 Targets: import <= 12x, replay <= 4x, --help < 0.3 s, case show < 0.5 s and <= 1.5x the small
-ledger, peak memory at the largest size <= 1.3x the smallest. It prints a table and writes JSON.
+ledger, peak memory at the largest size <= 1.3x the smallest; signed import <= 1.3x unsigned, and
+verify of the signed ledger < 5 s on SQLite at 100,000 incidents or more (about 113,000 events).
+It prints a table and writes JSON.
 """
 
 from __future__ import annotations
@@ -116,7 +125,7 @@ def measure(ledger: str, backend: str, load: Path, small: Path, work: Path, opts
     """Each timed command `opts.repeat` times, the best taken (a shared machine only ever adds
     time); every import into a fresh ledger. Peak memory is the largest seen."""
     tag = f"{backend}-{load.stem}"
-    names = [f"ledger_bench_{load.stem}", f"ledger_bench_{load.stem}_s"]
+    names = [f"ledger_bench_{load.stem}", f"ledger_bench_{load.stem}_s", f"ledger_bench_{load.stem}_k"]
 
     def fresh(name: str, path: str) -> str:
         if backend == "postgresql":
@@ -127,14 +136,31 @@ def measure(ledger: str, backend: str, load: Path, small: Path, work: Path, opts
 
     helps = sorted(run([ledger, "--help"], str(work / "none.db"), work)[0] for _ in range(5))
     imports, rss_import = [], 0
+    signed, rss_signed, sdb = [], 0, None
     for _ in range(opts.repeat):
         db = fresh(names[0], str(work / f"{tag}.db"))
         t_import, rss, _ = run([ledger, "import", str(load)], db, work)
         t_first, _, _ = run([ledger, "cases", "--json"], db, work)
         imports.append((t_import + t_first, t_import, t_first))
         rss_import = max(rss_import, rss)
+        if opts.key_file:  # the signed import, in the same run as the unsigned one: same load, same noise
+            sdb = fresh(names[2], str(work / f"{tag}-signed.db"))
+            run([ledger, "key", "add", "bench", opts.public_key, "--reason", "bench"], sdb, work)  # not timed
+            t_signed, rss, _ = run([ledger, "--key", opts.key_file, "import", str(load)], sdb, work)
+            signed.append(t_signed)
+            rss_signed = max(rss_signed, rss)
     _, t_import, t_first = min(imports)
-    events = json.loads(run([ledger, "verify", "--json"], db, work)[2])["events"]
+    verifies = [run([ledger, "verify", "--json"], db, work) for _ in range(opts.repeat)]
+    events = json.loads(verifies[0][2])["events"]
+    sig: dict = {}
+    if sdb is not None:
+        svs = [run([ledger, "verify", "--json"], sdb, work) for _ in range(opts.repeat)]
+        doc = json.loads(svs[0][2])
+        if not doc["ok"] or doc["signed"] != events:
+            raise SystemExit(f"the signed ledger {sdb} does not verify as signed: {doc}")
+        sig = {"signed_import_s": min(signed), "signed_import_peak_kib": rss_signed,
+               "signed_events": doc["events"], "signed_count": doc["signed"],
+               "verify_signed_s": min(v[0] for v in svs), "verify_signed_peak_kib": max(v[1] for v in svs)}
     replays = [run([ledger, "replay"], db, work) for _ in range(opts.repeat)]
     t_replay, rss_replay = min(r[0] for r in replays), max(r[1] for r in replays)
     shows = [run([ledger, "case", "show", "case-1", "--json"], db, work)[0] for _ in range(5)]
@@ -148,11 +174,13 @@ def measure(ledger: str, backend: str, load: Path, small: Path, work: Path, opts
     return {"backend": backend, "events": events, "help_s": statistics.median(helps), "import_s": t_import,
             "first_read_s": t_first, "replay_s": t_replay, "case_show_s": statistics.median(shows),
             "case_show_small_s": statistics.median(smalls), "import_peak_kib": rss_import,
-            "replay_peak_kib": rss_replay}
+            "replay_peak_kib": rss_replay, "verify_s": min(v[0] for v in verifies), **sig}
 
 
-def profile(load: Path, work: Path) -> None:
-    """Where an in-process import and replay spend their time (cProfile, top 15 by own time)."""
+def profile(load: Path, work: Path, opts) -> None:
+    """Where an in-process import and replay spend their time (cProfile, top 15 by own time); with
+    a key, also the CLI's unsigned and signed imports and its verify of the signed ledger, in
+    process, into fresh SQLite files (the key registered first, not profiled)."""
     code = f"""
 import cProfile, pstats, sys
 sys.path.insert(0, {str(ROOT)!r})
@@ -167,6 +195,30 @@ for name, call in (('import', lambda: import_lines(app, lines, 'bench')), ('repl
     print('---', name); pstats.Stats(p).sort_stats('tottime').print_stats(15)
 """
     subprocess.run([sys.executable, "-c", code], check=True)
+    if not opts.key_file:
+        return
+    code = f"""
+import cProfile, os, pstats, sys
+sys.path.insert(0, {str(ROOT)!r})
+from commands.cli import cli
+os.environ['LEDGER_ACTOR'] = 'bench'
+def ledger(*args):
+    try:
+        cli.main(args=list(args), prog_name='ledger', standalone_mode=False)
+    except SystemExit as e:
+        assert not e.code, e.code
+u, s = {str(work / 'profile-cli.db')!r}, {str(work / 'profile-signed.db')!r}
+for f in (u, s):
+    for suffix in ('', '-wal', '-shm'):
+        if os.path.exists(f + suffix): os.unlink(f + suffix)
+ledger('--db', s, 'key', 'add', 'bench', {opts.public_key!r}, '--reason', 'bench')
+for name, args in (('cli import (unsigned)', ('--db', u, 'import', {str(load)!r})),
+                   ('cli import (signed)', ('--db', s, '--key', {opts.key_file!r}, 'import', {str(load)!r})),
+                   ('cli verify (signed)', ('--db', s, 'verify', '--json'))):
+    p = cProfile.Profile(); p.runcall(ledger, *args)
+    print('---', name); pstats.Stats(p).sort_stats('tottime').print_stats(15)
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def main() -> int:
@@ -178,8 +230,13 @@ def main() -> int:
     ap.add_argument("--json", default="bench-results.json", help="where to write the figures")
     ap.add_argument("--profile", action="store_true", help="also profile an in-process import and replay")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each timed command; the best is taken")
+    ap.add_argument("--no-signed", action="store_true", help="skip the signed import and its verify")
     opts = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    opts.key_file = opts.public_key = None
+    if not opts.no_signed:  # one key for the whole run; each signed ledger registers it afresh
+        run([opts.ledger, "key", "new", "-o", str(work / "bench.key")], str(work / "none.db"), work)
+        opts.key_file, opts.public_key = str(work / "bench.key"), (work / "bench.key.pub").read_text().strip()
     small = work / "small.jsonl"
     subprocess.run([sys.executable, str(GENLOAD), "300", str(small)], check=True, capture_output=True)
     results = []
@@ -198,10 +255,14 @@ def main() -> int:
             r["import_x"] = max(r["import_s"] + r["first_read_s"] - 2 * r["help_s"], 1e-9) / raw_insert
             r["replay_x"] = max(r["replay_s"] - r["help_s"], 1e-9) / raw_read
             r["show_vs_small"] = r["case_show_s"] / r["case_show_small_s"]
+            if "signed_import_s" in r:  # wall over wall: both imports pay the same start-up
+                r["signed_import_x"] = r["signed_import_s"] / r["import_s"]
+                r["signed_import_net_x"] = (max(r["signed_import_s"] - r["help_s"], 1e-9)
+                                            / max(r["import_s"] - r["help_s"], 1e-9))
             results.append(r)
             print(f"measured {backend} at {size}", file=sys.stderr)
         if opts.profile and size == int(opts.sizes.split(",")[0]):
-            profile(load, work)
+            profile(load, work, opts)
     checks = _targets(results)
     _table(results, checks)
     Path(opts.json).write_text(json.dumps({"results": results, "targets": checks}, indent=1))
@@ -219,6 +280,14 @@ def _targets(results: list[dict]) -> dict[str, tuple[str, bool]]:
         out[f"{k}: --help < 0.3 s"] = (f"{r['help_s']:.3f} s", r["help_s"] < 0.3)
         out[f"{k}: case show < 0.5 s"] = (f"{r['case_show_s']:.3f} s", r["case_show_s"] < 0.5)
         out[f"{k}: case show <= 1.5x small"] = (f"{r['show_vs_small']:.2f}x", r["show_vs_small"] <= 1.5)
+        if "signed_import_x" in r:
+            out[f"{k}: signed import <= 1.3x unsigned"] = (
+                f"{r['signed_import_x']:.2f}x ({r['signed_import_s']:.2f} s signed, {r['import_s']:.2f} s unsigned)",
+                r["signed_import_x"] <= 1.3)
+        if "verify_signed_s" in r and r["backend"] == "sqlite" and r["size"] >= 100_000:
+            out[f"{k}: verify of 100,000 signed events < 5 s on SQLite"] = (
+                f"{r['verify_signed_s']:.2f} s over {r['signed_events']:,} events ({r['signed_count']:,} signed)",
+                r["verify_signed_s"] < 5)
     for backend in {r["backend"] for r in results}:
         rs = sorted((r for r in results if r["backend"] == backend), key=lambda r: r["size"])
         if len(rs) > 1:
@@ -230,14 +299,17 @@ def _targets(results: list[dict]) -> dict[str, tuple[str, bool]]:
 
 
 def _table(results: list[dict], checks: dict) -> None:
-    head = ("backend", "size", "events", "raw ins", "raw read", "import", "1st read", "import x", "replay", "replay x",
-            "help", "show", "show/small", "imp MiB", "rep MiB")
+    head = ("backend", "size", "events", "raw ins", "raw read", "import", "signed", "sig/unsig", "1st read",
+            "import x", "replay", "replay x", "verify", "sig vfy", "help", "show", "show/small", "imp MiB", "rep MiB")
     print(" | ".join(f"{h:>9}" for h in head))
     for r in results:
+        has = "signed_import_s" in r
         cells = (r["backend"], r["size"], r["events"], f"{r['raw_insert_s']:.3f}", f"{r['raw_read_s']:.3f}",
-                 f"{r['import_s']:.2f}", f"{r['first_read_s']:.2f}", f"{r['import_x']:.1f}", f"{r['replay_s']:.2f}",
-                 f"{r['replay_x']:.1f}", f"{r['help_s']:.3f}", f"{r['case_show_s']:.3f}", f"{r['show_vs_small']:.2f}",
-                 f"{r['import_peak_kib'] / 1024:.0f}", f"{r['replay_peak_kib'] / 1024:.0f}")
+                 f"{r['import_s']:.2f}", f"{r['signed_import_s']:.2f}" if has else "-",
+                 f"{r['signed_import_x']:.2f}" if has else "-", f"{r['first_read_s']:.2f}", f"{r['import_x']:.1f}",
+                 f"{r['replay_s']:.2f}", f"{r['replay_x']:.1f}", f"{r['verify_s']:.2f}",
+                 f"{r['verify_signed_s']:.2f}" if has else "-", f"{r['help_s']:.3f}", f"{r['case_show_s']:.3f}",
+                 f"{r['show_vs_small']:.2f}", f"{r['import_peak_kib'] / 1024:.0f}", f"{r['replay_peak_kib'] / 1024:.0f}")
         print(" | ".join(f"{c!s:>9}" for c in cells))
     for name, (value, ok) in checks.items():
         print(f"{'holds' if ok else 'SHORT':>5}  {name}: {value}")
