@@ -217,18 +217,23 @@ class Ledger(Application):
           policy, with the key it registers itself;
         - every event of a signed write is recorded by the key's actor."""
         adopting = any(isinstance(e, Policy.Adopted) for e in unit.events)
+        signer = getattr(self.recorder, "signer", None)  # none on the library's in-memory recorder
         registering = next((e.owner for e in unit.events
-                            if isinstance(e, Key.Added) and self.recorder.signer is not None
-                            and e.key_id == self.recorder.signer.key_id), None)
-        self._signing_rules(unit, {str(getattr(e, "actor", None)) for e in unit.events}, adopting, registering)
+                            if isinstance(e, Key.Added) and signer is not None and e.key_id == signer.key_id), None)
+        revoking = signer is not None and any(isinstance(e, Key.Revoked) and e.originator_id == self.key_stream(signer.key_id)
+                                               for e in unit.events)
+        self._signing_rules(unit, {str(getattr(e, "actor", None)) for e in unit.events}, adopting, registering,
+                            revoking)
 
     def may_write(self, actor: str) -> None:
         """Refused now, as a write by `actor` would be at its commit: a bulk write says so before
         it validates a whole file."""
         self._signing_rules(self.unit(), {actor}, adopting=False, registering=None)
 
-    def _signing_rules(self, unit: Unit, actors: set[str], adopting: bool, registering: str | None) -> None:
-        signer = self.recorder.signer
+    def _signing_rules(self, unit: Unit, actors: set[str], adopting: bool, registering: str | None,
+                       revoking: bool = False) -> None:
+        """`revoking`: this write revokes the signer's own key, which it may still sign."""
+        signer = getattr(self.recorder, "signer", None)
         policy = unit.get(Policy, self.POLICY_ID)
         stored_policy = policy is not None and not adopting
         unit.preconditions.insert(0, (0, self.POLICY_ID.hex, policy.version if stored_policy else 0))
@@ -248,9 +253,10 @@ class Ledger(Application):
             raise Refused(f"key {signer.key_id} is not registered, and under require-signatures a key is "
                           "registered by a write signed with another registered key; nothing was stored")
         if key is not None:
-            if key.revoked:
+            if key.revoked and not revoking:
                 raise Refused(f"key {signer.key_id} was revoked: it signs nothing more; nothing was stored")
-            unit.preconditions.insert(0, (0, key.id.hex, key.version))
+            stored = key.version - sum(1 for e in unit.events if e.originator_id == key.id)  # before this write
+            unit.preconditions.insert(0, (0, key.id.hex, stored))
         owner = key.owner if key is not None else registering
         others = sorted(actors - {owner})
         if others:
@@ -416,7 +422,7 @@ class Ledger(Application):
             existing.same_as(op.owner, public_text(raw))
             return Outcome(key_id, skipped=True)
         theirs = self.keys_of(op.owner)
-        signer = self.recorder.signer
+        signer = getattr(self.recorder, "signer", None)
         if theirs and (signer is None or signer.key_id not in theirs):
             raise Refused(f"{op.owner} already has key {theirs[0]}: a new key for them is registered in a write "
                           "signed with one of their own keys (--key); nothing was stored")

@@ -227,6 +227,7 @@ class RegisteredKey:
     by: str | None = None  # the actor who recorded the registration
     # registered for an actor who already had a key: valid only in a write signed by one of those
     owner_keys: tuple[str, ...] = ()
+    stream: str | None = None  # the stream of its Key.Added event, where its Key.Revoked event follows
 
 
 @dataclass
@@ -383,10 +384,14 @@ def register(result: Audit, row: ChainRow) -> None:
         if len(raw) == 32 and key_id == key_id_of(raw) and key_id not in result.keys:
             owner = str(doc.get("owner"))
             result.keys[key_id] = RegisteredKey(key_id, raw, owner, row.position, by=str(doc.get("actor")),
-                                                owner_keys=tuple(active_keys(result.keys, owner)))
+                                                owner_keys=tuple(active_keys(result.keys, owner)),
+                                                stream=row.originator_id)
             result.last_added = key_id
     elif row.topic == KEY_REVOKED:
-        key = result.keys.get(str(doc.get("key_id")))
+        # a Key.Revoked event, as the application stores it, holds no key_id: it is the event of
+        # the key's own stream, the stream its Key.Added event began
+        key = result.keys.get(str(doc.get("key_id"))) or next(
+            (k for k in result.keys.values() if k.stream == row.originator_id), None)
         if key is not None and key.revoked is None:
             key.revoked = row.position
     elif row.topic == POLICY_ADOPTED and doc.get("policy") == REQUIRE_SIGNATURES and result.policy is None:
@@ -431,15 +436,19 @@ def _finish(result: Audit, checks: list[ReceiptCheck], decide: bool = True) -> A
     and its position was reached with the receipt's head."""
     for check in checks:
         r = check.receipt
-        if check.problem is None:
-            if result.ledger is not None and r["ledger"] != result.ledger:
-                check.problem = (f"the receipt is of another ledger ({r['ledger'][:16]}...), not this one "
-                                 f"({result.ledger[:16]}...), or this ledger's first event was rewritten")
+        if result.ledger is not None and r["ledger"] != result.ledger:
+            # first, even when its position was reached with another head: that is no rewrite of
+            # this ledger when the receipt is of another one
+            check.problem = (f"the receipt is of another ledger ({r['ledger'][:16]}...), not this one "
+                             f"({result.ledger[:16]}...), or this ledger's first event was rewritten")
+        elif check.problem is None:
+            if not result.ok and result.first_bad_position is not None and result.first_bad_position <= r["position"]:
+                # before the end-of-log test: an audit that stopped at a bad event read no further,
+                # so its last position is not where the log ends
+                check.problem = f"the log does not verify up to the receipt's position: {result.problem}"
             elif r["position"] > result.position or result.ledger is None:
                 check.problem = (f"the ledger ends at position {result.position}, before the receipt's position "
                                  f"{r['position']}: the log was cut back")
-            elif not result.ok and result.first_bad_position is not None and result.first_bad_position <= r["position"]:
-                check.problem = f"the log does not verify up to the receipt's position: {result.problem}"
             elif not check.reached:
                 check.problem = (f"the ledger has no event at the receipt's position {r['position']}: "
                                  "the log was changed at or before it")
