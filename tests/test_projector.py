@@ -19,7 +19,8 @@ from projections.projector import Projector, _when, incident_id
 
 def _event_classes() -> set[type]:
     found = set()
-    for aggregate in (aggregates.Source, aggregates.Entity, aggregates.Case, aggregates.Incident):
+    for aggregate in (aggregates.Source, aggregates.Entity, aggregates.Case, aggregates.Incident, aggregates.Key,
+                      aggregates.Policy):
         for value in vars(aggregate).values():
             # the library makes an `Event` and a `Created` base class for each aggregate; never stored
             if isinstance(value, type) and issubclass(value, Aggregate.Event) and value.__name__ not in (
