@@ -96,7 +96,7 @@ def policy() -> None:
     """Adopt a policy of the whole ledger (require-signatures)."""
 
 
-from commands import audit, evidence, exporting, reads, writes  # noqa: E402  (they attach commands to the groups above)
+from commands import admin, audit, evidence, exporting, reads, writes  # noqa: E402  (they attach commands to the groups above)
 
 writes.attach(cli, source, entity, case, record)
 reads.attach(cli, entity, case)
@@ -104,6 +104,7 @@ audit.attach(cli)
 exporting.attach(cli)
 exporting.attach_report(cli)
 evidence.attach(cli, key, policy)
+admin.attach(cli)
 
 
 def main() -> None:

@@ -183,7 +183,7 @@ class ChainReads:
         """Stored rows in position order, with their hashes, page by page."""
         p, q = self.position_column, self.placeholder
         present = self.evidence_columns()
-        extra = "".join(f", {c}" if c in present else ", NULL" for c in EVIDENCE_COLUMNS)
+        extra = "".join(f", {c}" if c in present else f", NULL AS {c}" for c in EVIDENCE_COLUMNS)
         while True:
             sql = (f"SELECT {p}, originator_id, originator_version, topic, state, hash{extra} FROM {self._table} "
                    f"WHERE {p}>{q}")

@@ -1,26 +1,48 @@
 """The one place that turns `--db` into a ledger: where the events live and how to open them.
 
-Nothing here connects at import time.
+Nothing here connects at import time. A write opens the event store with the library's
+CREATE_TABLE only when one cheap query (`Settings.probe`) finds the store missing or older than
+this version of the ledger (`ledger.storage`): a plain write runs no DDL, so a role that may only
+insert into the events table can write. Reads never run the store's DDL.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger.errors import InvalidInput, NoDatabase
+from ledger.errors import InvalidInput, NoDatabase, Refused
 
 EVENTS_TABLE = "stored_events"  # SQLite; on PostgreSQL the library names it after the application
 PG_EVENTS_TABLE = "ledger_events"
+PG_SCHEMA = "public"  # the events' schema on PostgreSQL (the library's default)
+
+
+@dataclass(frozen=True)
+class Store:
+    """What one probe found: whether the events table is there, what the store lacks (nothing:
+    up to date), and on PostgreSQL what the connected role may do."""
+
+    present: bool
+    missing: tuple[str, ...] = ()
+    may_change: bool = True  # may run the DDL that creates or upgrades it
+    may_insert: bool = True
+    role: str | None = None  # PostgreSQL: the session user
+
+    @property
+    def current(self) -> bool:
+        return self.present and not self.missing
 
 
 @dataclass(frozen=True)
 class Settings:
     db: str = "ledger.db"
     actor: str = "unknown"
+    # the last probe, kept for the open that follows it at once (`open_ledger(checked=True)`)
+    _probed: list = field(default_factory=list, init=False, compare=False, repr=False)
 
     @property
     def backend(self) -> str:
@@ -37,6 +59,20 @@ class Settings:
     @property
     def events_table(self) -> str:
         return PG_EVENTS_TABLE if self.backend == "postgresql" else EVENTS_TABLE
+
+    @property
+    def events_relation(self) -> str:
+        """The events table as the read models' connection names it (on PostgreSQL its search
+        path is the read models' schema, so the events table is named with its own)."""
+        return f"{PG_SCHEMA}.{PG_EVENTS_TABLE}" if self.backend == "postgresql" else EVENTS_TABLE
+
+    @property
+    def where(self) -> str:
+        """The ledger as said in a message: its file, or host:port/database (never a password)."""
+        if self.backend == "sqlite":
+            return str(self.sqlite_path)
+        pg = self.postgres
+        return f"{pg['host']}:{pg['port']}/{pg['dbname']}"
 
     @property
     def sqlite_path(self) -> Path:
@@ -61,46 +97,94 @@ class Settings:
 
     def exists(self) -> bool:
         """Whether a ledger is stored there (a file, or an empty database, is not a ledger)."""
-        if self.backend == "postgresql":
-            return self._postgres_exists()
-        path = self.sqlite_path
-        if path.is_dir():
-            raise NoDatabase(f"{path} is a folder, not a ledger: give --db a file path")
-        if not path.is_file() or path.stat().st_size == 0:
-            return False
-        con = sqlite3.connect(sqlite_read_uri(path), uri=True)
-        try:
-            tables = {name for (name,) in con.execute("select name from sqlite_master where type='table'")}
-            if tables and EVENTS_TABLE not in tables:  # never add a ledger into another program's data
-                raise NoDatabase(f"{path} holds another program's tables, not a ledger: give --db a new file")
-            return EVENTS_TABLE in tables
-        except sqlite3.DatabaseError as error:
-            raise NoDatabase(f"{path} is not a ledger: {error}") from None
-        finally:
-            con.close()
+        return self.probe().present
 
     def require(self) -> None:
         if not self.exists():
             raise NoDatabase(f"no ledger at {self.db}: record something first, or give --db")
 
-    def _postgres_exists(self) -> bool:
-        with self.connect_postgres() as con:
-            row = con.execute("SELECT to_regclass(%s)", (f"public.{PG_EVENTS_TABLE}",)).fetchone()
-            return row is not None and row[0] is not None
+    def probe(self) -> Store:
+        """One cheap look at the store: is there a ledger, is it up to date, what may this role
+        do. SQLite: sqlite_master (tables, triggers, the events table's SQL); PostgreSQL: one
+        catalog query. A folder, another program's SQLite file, an unreachable server: refused."""
+        store = self._postgres_probe() if self.backend == "postgresql" else self._sqlite_probe()
+        self._probed[:] = [store]
+        return store
 
-    def connect_postgres(self) -> Any:
-        """A psycopg connection to the ledger's PostgreSQL database; unreachable, a clear error."""
+    def _sqlite_probe(self) -> Store:
+        from ledger.storage import SQLITE_PROBE, sqlite_missing
+
+        path = self.sqlite_path
+        if path.is_dir():
+            raise NoDatabase(f"{path} is a folder, not a ledger: give --db a file path")
+        if not path.is_file() or path.stat().st_size == 0:
+            return Store(False)
+        con = sqlite3.connect(sqlite_read_uri(path), uri=True)
+        try:
+            rows = con.execute(SQLITE_PROBE).fetchall()
+        except sqlite3.DatabaseError as error:
+            raise NoDatabase(f"{path} is not a ledger: {error}") from None
+        finally:
+            con.close()
+        missing = sqlite_missing(rows, EVENTS_TABLE)
+        if missing is None and any(kind == "table" for kind, _, _ in rows):
+            # never add a ledger into another program's data
+            raise NoDatabase(f"{path} holds another program's tables, not a ledger: give --db a new file")
+        return Store(missing is not None, tuple(missing or ()))
+
+    def _postgres_probe(self) -> Store:
+        from ledger.storage import postgres_missing, postgres_probe
+
+        sql, params = postgres_probe(PG_SCHEMA, PG_EVENTS_TABLE)
+        with self.connect_postgres() as con:
+            row = con.execute(sql, params).fetchone()
+        missing = postgres_missing(row, PG_EVENTS_TABLE)
+        return Store(missing is not None, tuple(missing or ()), may_change=row[5], may_insert=row[6], role=row[7])
+
+    def connect_postgres(self, search_path: str | None = None) -> Any:
+        """A psycopg connection to the ledger's PostgreSQL database; unreachable, a clear error.
+        `search_path`: the schemas unqualified names are looked up in (set as the connection opens,
+        no extra round trip)."""
         import psycopg
 
         pg = self.postgres
+        options = {"options": f"-c search_path={search_path}"} if search_path else {}
         try:
             return psycopg.connect(dbname=pg["dbname"], host=pg["host"], port=pg["port"], user=pg["user"],
-                                   password=pg["password"] or None, connect_timeout=10)
+                                   password=pg["password"] or None, connect_timeout=10, **options)
         except psycopg.OperationalError as error:
             raise NoDatabase(f"cannot reach the ledger at {pg['host']}:{pg['port']}/{pg['dbname']}: "
                              f"{str(error).strip().splitlines()[0]}") from None
 
-    def app_env(self, create: bool) -> dict[str, str]:
+    def store_for_writing(self, checked: bool = False) -> Store:
+        """The store as a write finds it (`checked`: as the probe just made found it), or a clear
+        refusal when this role may not write it, or may not create or upgrade it when it must."""
+        store = self._probed[0] if checked and self._probed else self.probe()
+        self._probed.clear()  # the ledger is about to be created or changed: the next look is afresh
+        if self.backend == "postgresql":
+            if not store.current and not store.may_change:
+                raise self.needs_init(store)
+            if store.present and not store.may_insert:
+                raise Refused(f"role {store.role} may read the ledger at {self.where} but not write to it (no "
+                              f"INSERT on {PG_SCHEMA}.{PG_EVENTS_TABLE}): nothing was stored")
+        return store
+
+    def needs_init(self, store: Store) -> Refused:
+        """The refusal of a write that would have to create or upgrade the store, by a role that
+        may not: one line, with the remedy."""
+        what = (f"there is no ledger at {self.where} yet, and role {store.role} may not create its tables"
+                if not store.present else
+                f"the ledger at {self.where} was made by an older version (it lacks {'; '.join(store.missing)}), "
+                f"and role {store.role} may not bring it up to date")
+        return Refused(f"{what}: the database owner must run `ledger --db postgresql+psycopg://OWNER@{self.where} "
+                       "init` once; nothing was stored")
+
+    def app_env(self, create: bool, checked: bool = False) -> dict[str, str]:
+        """The event library's settings. A write (`create`) has the library create the table, and
+        `ledger.storage` add what the ledger adds to it, only when the store is missing or out of
+        date: a plain write runs no DDL."""
+        store = self.store_for_writing(checked) if create else None
+        ddl = "y" if store is not None and not store.current else "n"
         if self.backend == "postgresql":
             pg = self.postgres
             return {
@@ -109,7 +193,7 @@ class Settings:
                 "POSTGRES_USER": pg["user"], "POSTGRES_PASSWORD": pg["password"],
                 "POSTGRES_LOCK_TIMEOUT": "30", "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "2",
                 "APPLICATION_RECORDER_TOPIC": "ledger.pgrecorders:ChainedPostgresApplicationRecorder",
-                "CREATE_TABLE": "y" if create else "n",
+                "CREATE_TABLE": ddl,
             }
         path = self.sqlite_path
         if create:
@@ -122,7 +206,7 @@ class Settings:
             "SQLITE_DBNAME": str(path) if create or not read_only_file(path) else sqlite_read_uri(path),
             "SQLITE_LOCK_TIMEOUT": "30",
             "APPLICATION_RECORDER_TOPIC": "ledger.recorders:ChainedSQLiteApplicationRecorder",
-            "CREATE_TABLE": "y" if create else "n",
+            "CREATE_TABLE": ddl,
         }
 
 
@@ -149,16 +233,27 @@ def check_actor(actor: str | None) -> str:
 
 
 def open_ledger(settings: Settings, create: bool = False, checked: bool = False):
-    """Build the application on the settings' database; reads refuse a missing ledger. Unless the
-    caller has just `checked` it exists, an unreachable PostgreSQL server or a missing database is
-    said at once, not after the library's connection retries."""
+    """Build the application on the settings' database; reads refuse a missing ledger. A write
+    (`create`) probes the store first (unless the caller has just `checked` it), so an
+    unreachable PostgreSQL server or a missing database is said at once, not after the library's
+    connection retries, and the store is created or upgraded only when it must be."""
     from ledger.application import Ledger
 
     if not create:
         settings.require()
-    elif settings.backend == "postgresql" and not checked:
-        settings.exists()
-    return Ledger(env=settings.app_env(create))
+    env = settings.app_env(create, checked)
+    try:
+        return Ledger(env=env)
+    except Exception as error:
+        if env["CREATE_TABLE"] == "y" and settings.backend == "postgresql" and _not_allowed(error):
+            # the probe said this role may, but the server said otherwise
+            raise settings.needs_init(settings.probe()) from None
+        raise
+
+
+def _not_allowed(error: BaseException) -> bool:
+    text = str(error)
+    return "permission denied" in text or "must be owner" in text
 
 
 def open_scratch():

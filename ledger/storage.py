@@ -8,17 +8,104 @@
   takes a deliberate act, and the chain, the signatures and the receipts say what it changed.
 - The receipts table: the signed receipts `ledger checkpoint` issued (`ledger.evidence`), kept
   so that a report can name the latest one it is consistent with; append-only too.
+- On PostgreSQL, the schema `ledger_read` that holds the read models (derived tables, rebuilt
+  from the log whenever needed), so that the owner can give it to the group of writer roles;
+  read models an older version left in the events' schema are dropped with the upgrade.
 
 Every statement is idempotent: the recorders run them when they create the table (a new
 ledger, `ledger init`, or an upgrade of a ledger made before them), and never on a plain write.
+Whether a ledger needs them is told by one cheap query (`sqlite_missing`, `postgres_probe`), which
+is all a plain write pays (`ledger.settings.Settings.probe`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 RECEIPTS_TABLE = "ledger_receipts"
+READ_SCHEMA = "ledger_read"  # PostgreSQL: where the read models live
 REFUSED = "stored events are append-only"
+EVIDENCE = ("signer", "signature")  # SQLite's evidence columns; PostgreSQL adds db_role
+PG_EVIDENCE = (*EVIDENCE, "db_role")
+
+
+def sqlite_triggers(table: str) -> list[str]:
+    return [f"{target}_append_only_{operation}" for target in (table, RECEIPTS_TABLE)
+            for operation in ("update", "delete")]
+
+
+def postgres_triggers(table: str) -> list[str]:
+    return [*(f"{target}_{kind}" for target in (table, RECEIPTS_TABLE) for kind in ("append_only", "no_truncate")),
+            f"{table}_db_role"]
+
+
+# ---------------------------------------------------------------------- is the store up to date?
+
+SQLITE_PROBE = "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'trigger')"
+
+
+def sqlite_missing(rows: list[tuple[str, str, str | None]], table: str) -> list[str] | None:
+    """From `SQLITE_PROBE`'s rows: None when there is no events table; else what the store lacks
+    (nothing: it is up to date). An events table's SQL holds the columns added to it since."""
+    tables = {name: sql or "" for kind, name, sql in rows if kind == "table"}
+    if table not in tables:
+        return None
+    triggers = {name for kind, name, _ in rows if kind == "trigger"}
+    declared = set(re.findall(r"\w+", tables[table].lower()))
+    return _missing([c for c in EVIDENCE if c not in declared], RECEIPTS_TABLE in tables,
+                    [t for t in sqlite_triggers(table) if t not in triggers], True)
+
+
+def postgres_probe(schema: str, table: str) -> tuple[str, dict[str, Any]]:
+    """One catalog query: whether the events table is there, what of the ledger's additions it has,
+    and what this role may do: (present, evidence columns, triggers, receipts table, read-model
+    schema, may run the DDL, may insert, session user); the SQL and its parameters."""
+    return ("SELECT e.oid IS NOT NULL, "
+            "ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = e.oid AND NOT a.attisdropped "
+            "AND a.attname = ANY(%(evidence)s)), "
+            "ARRAY(SELECT t.tgname::text FROM pg_trigger t WHERE t.tgrelid IN (e.oid, r.oid) AND NOT t.tgisinternal), "
+            "r.oid IS NOT NULL, s.oid IS NOT NULL, "
+            # the DDL: creating the tables takes CREATE on the schema, changing them their owner's
+            # rights, creating the read models' schema CREATE on the database
+            "(CASE WHEN e.oid IS NULL THEN has_schema_privilege(%(schema)s, 'CREATE') "
+            "ELSE pg_has_role(e.relowner, 'USAGE') END) "
+            "AND (s.oid IS NOT NULL OR has_database_privilege(current_database(), 'CREATE')), "
+            "e.oid IS NOT NULL AND has_table_privilege(e.oid, 'INSERT'), session_user::text "
+            "FROM (SELECT to_regclass(%(events)s)::oid AS events, to_regclass(%(receipts)s)::oid AS receipts) x "
+            "LEFT JOIN pg_class e ON e.oid = x.events LEFT JOIN pg_class r ON r.oid = x.receipts "
+            "LEFT JOIN pg_namespace s ON s.nspname = %(read)s",
+            {"evidence": list(PG_EVIDENCE), "schema": schema, "events": f'"{schema}"."{table}"',
+             "receipts": f'"{schema}"."{RECEIPTS_TABLE}"', "read": READ_SCHEMA})
+
+
+def postgres_missing(row: tuple, table: str) -> list[str] | None:
+    """From `postgres_probe`'s row: None when there is no events table, else what the store lacks."""
+    present, columns, triggers, receipts, read_schema = row[:5]
+    if not present:
+        return None
+    return _missing([c for c in PG_EVIDENCE if c not in columns], receipts,
+                    [t for t in postgres_triggers(table) if t not in triggers], read_schema)
+
+
+def everything(table: str, postgres: bool) -> list[str]:
+    """What a new ledger's store is made of, as `sqlite_missing` and `postgres_missing` say it."""
+    return [f"the events table {table}",
+            *_missing(list(PG_EVIDENCE if postgres else EVIDENCE), False,
+                      postgres_triggers(table) if postgres else sqlite_triggers(table), not postgres)]
+
+
+def _missing(columns: list[str], receipts: bool, triggers: list[str], read_schema: bool) -> list[str]:
+    said = []
+    if columns:
+        said.append(f"the evidence column{'s' if len(columns) > 1 else ''} {', '.join(columns)}")
+    if not receipts:
+        said.append(f"the receipts table {RECEIPTS_TABLE}")
+    if triggers:
+        said.append(f"the trigger{'s' if len(triggers) > 1 else ''} {', '.join(triggers)}")
+    if not read_schema:
+        said.append(f"the read models' schema {READ_SCHEMA}")
+    return said
 
 
 def sqlite_statements(table: str, columns: set[str]) -> list[str]:
@@ -46,6 +133,11 @@ def prepare_sqlite(cursor: Any, table: str) -> None:
 def postgres_statements(schema: str, table: str) -> list[str]:
     s, t, r = f'"{schema}"', f'"{schema}"."{table}"', f'"{schema}"."{RECEIPTS_TABLE}"'
     return [
+        f'CREATE SCHEMA IF NOT EXISTS "{READ_SCHEMA}"',
+        # read models an older version built beside the events: derived tables, rebuilt in the new schema
+        "DO $$ DECLARE derived record; BEGIN FOR derived IN SELECT tablename FROM pg_tables "
+        f"WHERE schemaname = '{schema}' AND (tablename ~ '^rm[0-9]+_' OR tablename = 'ledger_projection') LOOP "
+        f"EXECUTE format('DROP TABLE IF EXISTS {s}.%I CASCADE', derived.tablename); END LOOP; END $$",
         f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS signer text, ADD COLUMN IF NOT EXISTS signature text, "
         "ADD COLUMN IF NOT EXISTS db_role text",
         f"CREATE TABLE IF NOT EXISTS {r} (position bigint NOT NULL, head text NOT NULL, receipt text NOT NULL)",

@@ -3,6 +3,9 @@
 No SQLAlchemy here: a CLI command is a new process, and the read path and the bulk commands are
 measured against raw sqlite3 (see README, "Measuring"); importing an ORM toolkit would cost them
 more than their whole start-up.
+
+On PostgreSQL the read models live in their own schema, `ledger_read` (`ledger.storage`): the
+connection looks names up there only, and names the events table with its schema.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import sqlite3
 from typing import Any
 
 from ledger.settings import Settings
+from ledger.storage import READ_SCHEMA
 
 # Read models are derived data: a commit that a power cut loses is redone by the next catch-up,
 # so their connection does not wait for the disk at each commit (in WAL mode the database itself
@@ -34,7 +38,42 @@ def connect(settings: Settings | None, read_only: bool = False) -> Any:
         for pragma in SQLITE_PRAGMAS:
             conn.execute(pragma)
         return conn
-    return settings.connect_postgres()
+    return settings.connect_postgres(search_path=READ_SCHEMA)
+
+
+# the read models' schema: its owner, whether this session is it, or a member of it, whether it may
+# create tables there, and whether the schema holds tables some other role owns
+READ_SCHEMA_ROLE = (
+    "SELECT o.rolname, o.rolname = session_user, pg_has_role(session_user, n.nspowner, 'MEMBER'), "
+    "has_schema_privilege(n.oid, 'CREATE'), "
+    "EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p') "
+    "AND c.relowner <> n.nspowner) "
+    "FROM pg_namespace n JOIN pg_roles o ON o.oid = n.nspowner WHERE n.nspname = %s")
+
+
+def take_read_role(conn: Any) -> tuple[bool, bool]:
+    """On PostgreSQL, before the read models are touched: act as the owner of their schema when
+    this session's role is a member of it (a login role of the writers' group), so that every
+    read-model table belongs to that group, whoever created it, and any member can replay.
+    Returns (whether this role may write the read models, whether their schema holds tables
+    another role owns: made before the schema was given to the group, to be rebuilt)."""
+    import psycopg
+
+    row = conn.execute(READ_SCHEMA_ROLE, (READ_SCHEMA,)).fetchone()
+    conn.commit()
+    if row is None:  # a ledger made before the schema: its owner's first write or init makes it
+        return False, False
+    owner, is_owner, member, may_create, foreign = row
+    if is_owner:
+        return True, foreign
+    if member:
+        try:
+            conn.execute(f'SET ROLE "{owner}"')
+            conn.commit()  # a SET is undone with its transaction
+            return True, foreign
+        except psycopg.Error:  # a member without the right to act as it (PostgreSQL 16's SET option)
+            conn.rollback()
+    return may_create, False
 
 
 def dialect(conn: Any) -> str:

@@ -88,7 +88,7 @@ def open_light(settings: Settings) -> LightRead | None:
             cursor.execute("BEGIN")  # one snapshot for the check and the queries
         column = "rowid" if settings.backend == "sqlite" else "notification_id"
         try:
-            cursor.execute(STATE.format(column=column, events=settings.events_table))
+            cursor.execute(STATE.format(column=column, events=settings.events_relation))
         except Exception:  # no read models yet, or of another layout
             conn.close()
             return None

@@ -7,7 +7,12 @@ catching up at once never apply an event twice. Every read catches up first.
 The state remembers the position and the chain hash the read models were built up to: every read
 checks that the log still holds that event (one indexed lookup), and catch-up and replay apply
 only events whose chain links hold (`projections.integrity`). A ledger file the user may only
-read gets read models built in memory for the read when its own are missing or behind.
+read, or a PostgreSQL role that may not write the read models (a reader), gets read models built
+in memory for the read when the stored ones are missing or behind.
+
+On PostgreSQL the read models live in the schema `ledger_read`; a role that is a member of its
+owner (the writers' group) acts as that owner (`projections.database.take_read_role`), so that
+every member can catch up and replay whatever another member built.
 
 The events are read straight from the event store's table in the same database, as stored rows:
 catching up and replaying need neither the application nor the domain model.
@@ -23,7 +28,8 @@ from typing import Any
 from ledger.chain import GENESIS
 from ledger.errors import LogChanged, Refused
 from ledger.settings import Settings, read_only_file
-from projections.database import Checkpointer, connect, dialect
+from ledger.storage import READ_SCHEMA
+from projections.database import Checkpointer, connect, dialect, take_read_role
 from projections.integrity import check_state, damage_said, linked
 from projections.projector import Projector
 from projections.queries import Db
@@ -54,6 +60,10 @@ class ReadModels:
         self.memory: ReadModels | None = None
         self.conn = connect(settings, read_only=self.read_only)
         self.dialect = dialect(self.conn)
+        self.foreign = False  # PostgreSQL: tables in the read models' schema that its owner does not own
+        if self.dialect == "postgresql":
+            may_write, self.foreign = take_read_role(self.conn)
+            self.read_only = not may_write
         self.mark = "?" if self.dialect == "sqlite" else "%s"
         self.column = "rowid" if self.dialect == "sqlite" else "notification_id"
         self.ready = False
@@ -166,12 +176,12 @@ class ReadModels:
         if self.source is not None:
             return 0  # a copy is told how far to go
         assert self.settings is not None
-        return self._sql(f"SELECT MAX({self.column}) FROM {self.settings.events_table}")[0][0] or 0
+        return self._sql(f"SELECT MAX({self.column}) FROM {self.settings.events_relation}")[0][0] or 0
 
     def _hash_at(self, position: int) -> str | None:
         """The chain hash stored at exactly this position, None when no event is there."""
         assert self.settings is not None
-        rows = self._sql(f"SELECT hash FROM {self.settings.events_table} WHERE {self.column} = ?", (position,))
+        rows = self._sql(f"SELECT hash FROM {self.settings.events_relation} WHERE {self.column} = ?", (position,))
         return rows[0][0] if rows else None
 
     def _events(self, after: int, upto: int | None, limit: int) -> list[Row]:
@@ -181,7 +191,7 @@ class ReadModels:
         assert self.settings is not None
         column = self.column
         sql = (f"SELECT {column}, originator_id, originator_version, topic, state, hash "
-               f"FROM {self.settings.events_table} WHERE {column} > ?")
+               f"FROM {self.settings.events_relation} WHERE {column} > ?")
         params: tuple = (after,)
         if upto is not None:
             sql += f" AND {column} <= ?"
@@ -205,7 +215,7 @@ class ReadModels:
     def _gap(self, after: int, before: int) -> bool:
         """Whether any event lies strictly between two positions (PostgreSQL's ids may skip)."""
         assert self.settings is not None
-        return bool(self._sql(f"SELECT 1 FROM {self.settings.events_table} WHERE {self.column} > ? "
+        return bool(self._sql(f"SELECT 1 FROM {self.settings.events_relation} WHERE {self.column} > ? "
                               f"AND {self.column} < ? LIMIT 1", (after, before)))
 
     def _projector(self, generation: int, before_lookup: Callable[[], None] | None = None) -> Projector:
@@ -218,14 +228,17 @@ class ReadModels:
         state table had no hash column: it goes, with the generations it names)."""
         if self.ready:
             return
-        try:
-            with self._transaction(write=False):
-                self._state()
-            self.ready = True
-            return
-        except Exception:  # no state table yet, or one of another layout, or no row of this version in it
-            pass
+        if not self.foreign:  # (tables another role made are rebuilt below)
+            try:
+                with self._transaction(write=False):
+                    self._state()
+                self.ready = True
+                return
+            except Exception:  # no state table yet, or one of another layout, or no row of this version in it
+                pass
         with self.writing():
+            if self.foreign:
+                self._drop_foreign()
             self._sql(STATE_TABLE)
             if "hash" not in self._columns("ledger_projection"):
                 for (generation,) in self._sql("SELECT generation FROM ledger_projection"):
@@ -242,7 +255,15 @@ class ReadModels:
                 self._sql("DELETE FROM ledger_projection")
                 self._sql("INSERT INTO ledger_projection (name, generation, position, hash) VALUES (?, ?, 0, ?)",
                           (NAME, generation, GENESIS))
-        self.ready = True
+        self.ready, self.foreign = True, False
+
+    def _drop_foreign(self) -> None:
+        """PostgreSQL: the read models' schema holds tables another role made (its owner's, before
+        the schema was given to the writers' group): derived data, dropped (as the schema's owner
+        may) to be rebuilt as the group's own, which every member may then replace."""
+        for (table,) in self._sql("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                                  "AND tableowner <> current_user"):
+            self._sql(f'DROP TABLE IF EXISTS "{table}" CASCADE')
 
     def _columns(self, table: str) -> list[str]:
         cursor = self.conn.execute(f"SELECT * FROM {table} WHERE 1 = 0")
@@ -320,9 +341,10 @@ class ReadModels:
         return applied
 
     def _in_memory(self) -> int:
-        """A ledger file this user may only read: its own read models answer when they are up
-        to date; otherwise (missing, of another layout, behind) read models are built in memory
-        from the log for this read, as --as-of does, and nothing is written."""
+        """A ledger file this user may only read (or read models this PostgreSQL role may not
+        write): the stored read models answer when they are up to date; otherwise (missing, of
+        another layout, behind) read models are built in memory from the log for this read, as
+        --as-of does, and nothing is written."""
         if self.memory is not None:
             return 0
         head = self.head()
@@ -354,13 +376,17 @@ class ReadModels:
         """
         assert self.settings is not None
         if self.read_only:
+            if self.dialect == "postgresql":
+                role = self.settings.postgres["user"]
+                raise Refused(f"replay rebuilds the read models, and role {role} may not write them (schema "
+                              f"{READ_SCHEMA} at {self.settings.where}): run it as a member of the writers' group")
             raise Refused(f"replay rebuilds the read models, and {self.settings.sqlite_path} is read-only here")
         self.ensure()
         with self._transaction(write=False):
             live, position, hashed = self._state()
             if not force:
                 self._check(position, hashed)
-            total = self._sql(f"SELECT COUNT(*) FROM {self.settings.events_table}")[0][0]
+            total = self._sql(f"SELECT COUNT(*) FROM {self.settings.events_relation}")[0][0]
         fresh = live + 1
         with self.writing():
             for statement in [*drop_statements(fresh), *table_statements(fresh, self.dialect)]:

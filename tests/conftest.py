@@ -3,7 +3,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -43,15 +47,49 @@ def pg_database():
 
 
 def _fresh_schema(url: str) -> None:
+    """An empty ledger database: the events' schema and the read models' schema gone."""
     import psycopg
 
     from ledger.settings import Settings
+    from ledger.storage import READ_SCHEMA
 
     pg = Settings(db=url).postgres
     with psycopg.connect(dbname=pg["dbname"], user=pg["user"], host=pg["host"], port=pg["port"],
                          autocommit=True) as con:
+        con.execute(f"DROP SCHEMA IF EXISTS {READ_SCHEMA} CASCADE")
         con.execute("DROP SCHEMA public CASCADE")
         con.execute("CREATE SCHEMA public")
+
+
+@contextmanager
+def as_attacker(db: str | Path) -> Iterator[Any]:
+    """A connection to a ledger's database with its owner's rights, the append-only triggers
+    dropped first, as someone holding the database would before tampering with stored events
+    (sqlite3 or psycopg, both in autocommit; on PostgreSQL the read models' schema is searched
+    first, so `ledger_projection` and `rm1_...` name the read models)."""
+    from ledger.settings import EVENTS_TABLE, PG_EVENTS_TABLE
+    from ledger.storage import READ_SCHEMA, RECEIPTS_TABLE, postgres_triggers, sqlite_triggers
+
+    settings = Settings(db=str(db))
+    if settings.backend == "sqlite":
+        con = sqlite3.connect(settings.sqlite_path, isolation_level=None)
+        try:
+            for name in sqlite_triggers(EVENTS_TABLE):
+                con.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+            yield con
+        finally:
+            con.close()
+        return
+    import psycopg
+
+    pg = settings.postgres
+    with psycopg.connect(dbname=pg["dbname"], user=pg["user"], host=pg["host"], port=pg["port"], autocommit=True,
+                         options=f"-c search_path={READ_SCHEMA},public") as con:
+        for name in postgres_triggers(PG_EVENTS_TABLE):
+            if not name.endswith("_db_role"):
+                table = PG_EVENTS_TABLE if name.startswith(PG_EVENTS_TABLE) else RECEIPTS_TABLE
+                con.execute(f'DROP TRIGGER IF EXISTS "{name}" ON public."{table}"')
+        yield con
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

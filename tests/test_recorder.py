@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from pathlib import Path
 from uuid import uuid4
@@ -95,10 +94,10 @@ def test_a_failed_insert_stores_nothing_unsealed(recorder):
 
 
 def _tamper(path: Path, sql: str) -> None:
-    con = sqlite3.connect(path)
-    con.execute(sql)
-    con.commit()
-    con.close()
+    from tests.conftest import as_attacker
+
+    with as_attacker(path) as con:  # the append-only triggers dropped first
+        con.execute(sql)
 
 
 @pytest.mark.parametrize("sql, bad", [

@@ -25,27 +25,17 @@ LEDGER = Path(sys.executable).parent / "ledger"
 
 
 def _tamper(db_url: str, sql: str, params: tuple = ()) -> int:
-    """Run SQL on the ledger's database behind its back. `{events}` and `{pos}` name the event
-    table and its position column; `?` marks a parameter. Returns the rows changed."""
-    settings = Settings(db=db_url)
-    if settings.backend == "sqlite":
-        con = sqlite3.connect(settings.sqlite_path)
-        try:
-            for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-                con.execute(f'DROP TRIGGER "{name}"')  # whoever holds the file can
-            cursor = con.execute(sql.format(events="stored_events", pos="rowid"), params)
-            con.commit()
-            return cursor.rowcount
-        finally:
-            con.close()
-    import psycopg
+    """Run SQL on the ledger's database behind its back, as its owner, the append-only triggers
+    dropped first (`tests.conftest.as_attacker`). `{events}` and `{pos}` name the event table and
+    its position column; `?` marks a parameter. Returns the rows changed."""
+    from tests.conftest import as_attacker
 
-    pg = settings.postgres
-    with psycopg.connect(dbname=pg["dbname"], user=pg["user"], host=pg["host"], port=pg["port"],
-                         autocommit=True) as con:
-        con.execute("SET session_replication_role = replica")  # no triggers, as the owner may
-        cursor = con.execute(sql.format(events="ledger_events", pos="notification_id").replace("?", "%s"), params)
-        return cursor.rowcount
+    sqlite = Settings(db=db_url).backend == "sqlite"
+    with as_attacker(db_url) as con:
+        if sqlite:
+            return con.execute(sql.format(events="stored_events", pos="rowid"), params).rowcount
+        sql = sql.format(events="public.ledger_events", pos="notification_id").replace("?", "%s")
+        return con.execute(sql, params).rowcount
 
 
 def _query(db_url: str, sql: str) -> list[tuple]:
@@ -56,7 +46,7 @@ def _query(db_url: str, sql: str) -> list[tuple]:
             return con.execute(sql).fetchall()
         finally:
             con.close()
-    with settings.connect_postgres() as con:
+    with settings.connect_postgres(search_path="ledger_read") as con:
         return con.execute(sql).fetchall()
 
 
@@ -99,7 +89,7 @@ def _link_message(position: int) -> str:
 
 
 def _chain_message(position: int) -> str:
-    return (f"Error: the hash chain does not hold at position {position}: event at position {position} does not "
+    return (f"Error: the log does not verify at position {position}: event at position {position} does not "
             "match the chain: an event was edited, removed or inserted here or just before; refused, since "
             "what it shows could not be vouched for; run ledger verify\n")
 
@@ -232,7 +222,7 @@ def test_a_deleted_middle_event_fails_replay_without_a_traceback(story, db_url):
         assert result.stderr == _link_message(position + 1)
         assert result.stdout == ""
     assert story("export", code=1).stderr == (
-        f"Error: the hash chain does not hold at position {position + 1}: event at position {position + 1} does "
+        f"Error: the log does not verify at position {position + 1}: event at position {position + 1} does "
         "not match the chain: an event was edited, removed or inserted here or just before; refused, since what "
         "it shows could not be vouched for; run ledger verify\n")
 
@@ -249,9 +239,12 @@ def test_the_light_path_knows_the_chain_genesis_without_importing_hashlib():
 
 def test_verify_deep_passes_on_an_untouched_ledger(story):
     plain = story.json("verify")
-    assert story.json("verify", "--deep") == plain == {"ok": True, "events": plain["events"], "head": plain["head"],
-                                                       "first_bad_position": None, "problem": None}
-    assert story("verify", "--deep").stdout == f"ok: {plain['events']} events, head {plain['head']}\n"
+    assert story.json("verify", "--deep") == plain == {
+        "ok": True, "events": plain["events"], "head": plain["head"], "first_bad_position": None, "problem": None,
+        "signed": 0, "unsigned": plain["events"], "ledger": story.json("history")[0]["hash"],
+        "signatures_required_since": None, "receipts": []}
+    assert story("verify", "--deep").stdout == (f"ok: {plain['events']} events, head {plain['head']}\n"
+                                                f"signatures: 0 events signed, {plain['events']} unsigned\n")
 
 
 def test_verify_deep_fails_on_an_edited_read_model_table_and_names_it(story, db_url):
@@ -433,11 +426,10 @@ def _rechain_after_rewrite(db_url: str, position: int, state: bytes) -> None:
     """Put `state` in the event at `position` and recompute every hash from there, as whoever holds
     a SQLite file could: the chain holds again, and only what it holds is wrong."""
     from ledger.chain import link
+    from tests.conftest import as_attacker
 
-    con = sqlite3.connect(Settings(db=db_url).sqlite_path)
-    try:
-        for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-            con.execute(f'DROP TRIGGER "{name}"')
+    with as_attacker(db_url) as con:
+        con.execute("BEGIN")
         con.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (state, position))
         previous = con.execute("SELECT hash FROM stored_events WHERE rowid = ?", (position - 1,)).fetchone()[0]
         rows = con.execute("SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
@@ -446,9 +438,7 @@ def _rechain_after_rewrite(db_url: str, position: int, state: bytes) -> None:
             previous = link(previous, stream, version, topic, blob)
             con.execute("UPDATE stored_events SET hash = ? WHERE rowid = ?", (previous, rowid))
         con.execute("DELETE FROM ledger_projection")
-        con.commit()
-    finally:
-        con.close()
+        con.execute("COMMIT")
 
 
 def test_verify_deep_fails_on_a_rechained_log_that_no_projection_can_read(tmp_path):
