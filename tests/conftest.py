@@ -132,6 +132,27 @@ class Runner:
         return json.loads(self(*args, "--json").stdout)
 
 
+class KeyedRunner:
+    """The real CLI in-process on one ledger, from a working folder: `key=` names a key file in
+    it (for --key), `actor=` gives --actor; LEDGER_KEY and LEDGER_ACTOR of the shell are ignored."""
+
+    def __init__(self, url: str, folder: Path):
+        self.url, self.folder, self.runner = url, folder, CliRunner()
+
+    def __call__(self, *args: str, key: str | None = None, actor: str | None = None, code: int = 0):
+        head = ["--db", self.url]
+        if actor is not None:
+            head += ["--actor", actor]
+        if key is not None:
+            head += ["--key", str(self.folder / key)]
+        result = self.runner.invoke(cli, [*head, *args], env={"LEDGER_KEY": None, "LEDGER_ACTOR": None})
+        assert result.exit_code == code, (args, result.exit_code, result.stdout, result.stderr)
+        return result
+
+    def json(self, *args: str, **kw):
+        return json.loads(self(*args, "--json", **kw).stdout)
+
+
 @pytest.fixture
 def run(db_url) -> Runner:
     return Runner(db_url)

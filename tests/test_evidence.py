@@ -46,6 +46,7 @@ from ledger.evidence import (
     write_message,
 )
 from ledger.values import derived_id
+from tests.conftest import KeyedRunner
 
 SOURCE_ADDED = "ledger.aggregates:Source.Added"
 ACTORS = ("alice", "bob", "carol")
@@ -395,24 +396,8 @@ def test_any_log_audits_ok_and_no_byte_flip_or_tail_cut_survives_a_receipt(keys,
 # ====================================================================== the application, both backends
 
 
-class Cli:
-    """The real CLI in-process on one ledger; key files are named relative to `folder`."""
-
-    def __init__(self, url: str, folder: Path):
-        self.url, self.folder, self.runner = url, folder, CliRunner()
-
-    def __call__(self, *args: str, key: str | None = None, actor: str | None = None, code: int = 0):
-        head = ["--db", self.url]
-        if actor is not None:
-            head += ["--actor", actor]
-        if key is not None:
-            head += ["--key", str(self.folder / key)]
-        result = self.runner.invoke(cli, [*head, *args], env={"LEDGER_KEY": None, "LEDGER_ACTOR": None})
-        assert result.exit_code == code, (args, result.exit_code, result.stdout, result.stderr)
-        return result
-
-    def json(self, *args: str, **kw: Any) -> Any:
-        return json.loads(self(*args, "--json", **kw).stdout)
+class Cli(KeyedRunner):
+    """The CLI from a working folder, with the key-making steps this file repeats."""
 
     def new_key(self, name: str) -> str:
         """A key pair in the folder; its public key."""

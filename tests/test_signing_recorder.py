@@ -29,7 +29,7 @@ def signed_writes(rows) -> int:
     return writes
 
 
-_SIGNER: Signer
+_SIGNER: Signer = None  # type: ignore[assignment]  (made by the module fixture below)
 
 
 @pytest.fixture(autouse=True, scope="module")

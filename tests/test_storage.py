@@ -88,17 +88,22 @@ SMALL_IMPORT = "\n".join(json.dumps(line) for line in (
 )) + "\n"
 
 
-def test_a_sqlite_write_after_init_runs_no_ddl(tmp_path, monkeypatch):
-    run = Runner(tmp_path / "l.db")
-    assert run.json("init")["done"] == "created"
-    run("import", str(STORY))
-    statements = _statements_traced(monkeypatch)
+def every_kind_of_write(run, tmp_path) -> None:
+    """A source, a case status, an import, an amendment, then a read (which catches up)."""
     (tmp_path / "more.jsonl").write_text(SMALL_IMPORT)
     run("source", "add", "mainichi", "--publisher", "Mainichi", "--title", "T")
     run("case", "status", "han-ivory", "investigating", "--reason", "new reports")
     run("import", str(tmp_path / "more.jsonl"))
     run("amend", "second-raid", "--reason", "the date was wrong", "--set", "on=2023-12-11")
     run("cases")
+
+
+def test_a_sqlite_write_after_init_runs_no_ddl(tmp_path, monkeypatch):
+    run = Runner(tmp_path / "l.db")
+    assert run.json("init")["done"] == "created"
+    run("import", str(STORY))
+    statements = _statements_traced(monkeypatch)
+    every_kind_of_write(run, tmp_path)
     assert len(statements) > 20  # the trace sees the writes
     assert [s for s in statements if DDL.match(s)] == []
     # whereas the first write into a new file creates the store (what the trace would have caught)
@@ -386,12 +391,7 @@ def test_a_write_after_init_runs_no_ddl_on_postgresql(cluster, tmp_path):
         with cluster.connect(SUPERUSER, database) as con:
             return con.execute("SELECT tag, role FROM public.ddl_seen").fetchall()
 
-    (tmp_path / "more.jsonl").write_text(SMALL_IMPORT)
-    run("source", "add", "mainichi", "--publisher", "Mainichi", "--title", "T")
-    run("case", "status", "han-ivory", "investigating", "--reason", "new reports")
-    run("import", str(tmp_path / "more.jsonl"))
-    run("amend", "second-raid", "--reason", "the date was wrong", "--set", "on=2023-12-11")
-    run("cases")
+    every_kind_of_write(run, tmp_path)
     run("init")  # up to date: nothing to do
     assert seen() == []
     run("replay")  # new tables: the trigger sees them

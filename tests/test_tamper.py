@@ -39,11 +39,11 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 import pytest
-from click.testing import CliRunner
 
 from commands.cli import cli
 from ledger.chain import GENESIS, link
 from ledger.evidence import Signer, new_key
+from tests.conftest import KeyedRunner
 
 ALICE = "alice"
 EVENTS = 18
@@ -70,21 +70,8 @@ IMPORT_B = [
 # ---------------------------------------------------------------------- driving the CLI
 
 
-class Cli:
-    """The real CLI in-process, on one ledger, from a working folder (for key and receipt files)."""
-
-    def __init__(self, url: str, folder: Path):
-        self.url, self.folder, self.runner = url, folder, CliRunner()
-
-    def __call__(self, *args: str, key: str | None = None, actor: str | None = None, code: int = 0):
-        head = ["--db", self.url]
-        if actor is not None:
-            head += ["--actor", actor]
-        if key is not None:
-            head += ["--key", str(self.folder / key)]
-        result = self.runner.invoke(cli, [*head, *args], env={"LEDGER_KEY": None, "LEDGER_ACTOR": None})
-        assert result.exit_code == code, (args, result.exit_code, result.stdout, result.stderr)
-        return result
+class Cli(KeyedRunner):
+    """The CLI from a working folder (for key and receipt files), with the verify this file asks."""
 
     def verify(self, *receipts: Path) -> tuple[int, dict[str, Any]]:
         args = [a for r in receipts for a in ("--receipt", str(r))]
