@@ -136,8 +136,11 @@ def attach(cli: click.Group) -> None:
         from commands.report import render
         from projections.report import report_data
 
-        with ctx.read_models().reading() as (db, position):
-            click.echo(render(report_data(db, position, "chiba-lexus", ctx.app(), "md"), "md"), nl=False)
+        from commands.exporting import from_the_log
+
+        read_models, position, head, receipt = from_the_log(ctx, None)
+        with read_models.reading() as (db, _position):
+            click.echo(render(report_data(db, position, "chiba-lexus", head, receipt, "md"), "md"), nl=False)
 
 
 def _show_history(rows: list[dict[str, Any]]) -> None:

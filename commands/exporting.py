@@ -8,6 +8,7 @@ import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -62,6 +63,24 @@ def _umask() -> int:
     return mask
 
 
+def from_the_log(ctx: Any, as_of: str | None) -> tuple[Any, int, str, dict[str, Any] | None]:
+    """What a report or an export is made from: (read models, position, head, latest receipt).
+
+    The live read models are checked first (a log cut or rewritten under them is refused); then
+    the log up to the head (or `as_of`) is audited, chain, signatures and policy (refused unless
+    it holds), and the read models are built afresh from it, in memory, never taken from the live
+    tables: whoever can write the database can edit those (on PostgreSQL every writer owns them),
+    and what goes out to people who never had the database must show what the verified, signed
+    log says. The receipt is the latest kept in the ledger that the log still passes through."""
+    from projections.integrity import latest_receipt
+
+    ctx.read_models()
+    app = ctx.app()
+    position = app.position_at(as_of) if as_of is not None else (app.recorder.max_notification_id() or 0)
+    head, receipt = latest_receipt(app, position)
+    return ctx.read_models(str(position)), position, head, receipt
+
+
 def attach(cli: click.Group) -> None:
     @cli.command("export")
     @click.option("--format", "fmt", type=click.Choice(["jsonl", "ftm", "csv"]), default="jsonl", show_default=True)
@@ -81,9 +100,8 @@ def attach(cli: click.Group) -> None:
             ops = list(export_ops(app, case_id))
             write_out((json.dumps(op, ensure_ascii=False) + "\n" for op in ops), output)
             return
-        read_models = ctx.read_models()
-        with read_models.reading() as (db, position):
-            verified_head(ctx.app(), position)  # the chain up to what the read models show
+        read_models, _, _, _ = from_the_log(ctx, None)
+        with read_models.reading() as (db, _position):
             if case_id is not None:
                 from projections.queries import case_show
 
@@ -112,9 +130,7 @@ def attach_report(cli: click.Group) -> None:
         from projections.report import report_data
 
         ctx = click.get_current_context().obj
-        if as_of is not None:
-            ctx.read_models()  # the live read models' check: a log cut or rewritten under them is refused
-        read_models = ctx.read_models(as_of)
-        with read_models.reading() as (db, position):
-            data = report_data(db, position, case_id, ctx.app(), fmt)
+        read_models, position, head, receipt = from_the_log(ctx, as_of)
+        with read_models.reading() as (db, _position):
+            data = report_data(db, position, case_id, head, receipt, fmt)
         write_out([render(data, fmt)], output)

@@ -192,14 +192,15 @@ class Ledger(Application):
             return None
         return found if isinstance(found, Key) else None
 
-    def keys_of(self, owner: str) -> list[str]:
-        """The ids of an actor's registered keys not revoked, from the keys' events in the log."""
-        from ledger.evidence import KEY_ADDED, KEY_REVOKED, Audit, active_keys, register
+    def key_registry(self) -> dict[str, Any]:
+        """Every key registered in the ledger, revoked or not, from the keys' events in the log
+        (`ledger.evidence.RegisteredKey`, keyed by id)."""
+        from ledger.evidence import KEY_ADDED, KEY_REVOKED, Audit, register
 
         registry = Audit()
         for row in self.recorder.rows_of([KEY_ADDED, KEY_REVOKED]):
             register(registry, row)
-        return active_keys(registry.keys, owner)
+        return registry.keys
 
     def signatures_required(self) -> bool:
         try:
@@ -421,20 +422,35 @@ class Ledger(Application):
         if existing is not None:
             existing.same_as(op.owner, public_text(raw))
             return Outcome(key_id, skipped=True)
-        theirs = self.keys_of(op.owner)
+        from ledger.evidence import may_register
+
+        allowed = may_register(self.key_registry(), op.owner)
         signer = getattr(self.recorder, "signer", None)
-        if theirs and (signer is None or signer.key_id not in theirs):
-            raise Refused(f"{op.owner} already has key {theirs[0]}: a new key for them is registered in a write "
-                          "signed with one of their own keys (--key); nothing was stored")
+        if allowed is not None and (signer is None or signer.key_id not in allowed):
+            raise Refused(f"{op.owner} has or had a key: a new key for them is registered in a write signed with "
+                          "one of their own keys, or by whoever registered their first key (--key); nothing was stored")
         key = Key._create(Key.Added, id=self.key_stream(key_id), key_id=key_id, public_key=public_text(raw),
                           owner=op.owner, reason=op.reason, actor=actor)
         unit.add(key)
         return Outcome(key_id, False, unit.collect(key))
 
     def _key_revoke(self, unit: Unit, op: m.KeyRevoke, actor: str) -> Outcome:
+        from ledger.evidence import may_revoke
+
         key = unit.get(Key, self.key_stream(op.key_id))
         if key is None:
             raise NotFound(f"no key {op.key_id} in this ledger")
+        if key.revoked:
+            return Outcome(op.key_id, skipped=True)
+        registry = self.key_registry()
+        signer = getattr(self.recorder, "signer", None)
+        if signer is None or signer.key_id not in may_revoke(registry, registry[op.key_id]):
+            raise Refused(f"key {op.key_id} is revoked in a write signed with its owner's key ({key.owner}) or the "
+                          f"key of whoever registered it ({registry[op.key_id].by}) (--key); nothing was stored")
+        left = [k for k in registry.values() if k.revoked is None and k.key_id != op.key_id]
+        if not left and self.signatures_required():
+            raise Refused(f"key {op.key_id} is the last key not revoked, and every write must be signed: revoking "
+                          "it would leave nobody able to write; register another key first; nothing was stored")
         done = key.revoke(op.reason, actor)
         return Outcome(op.key_id, not done, unit.collect(key))
 

@@ -224,9 +224,7 @@ class RegisteredKey:
     owner: str
     added: int  # the position of its registration
     revoked: int | None = None
-    by: str | None = None  # the actor who recorded the registration
-    # registered for an actor who already had a key: valid only in a write signed by one of those
-    owner_keys: tuple[str, ...] = ()
+    by: str | None = None  # the actor who recorded the registration: its sponsor
     stream: str | None = None  # the stream of its Key.Added event, where its Key.Revoked event follows
 
 
@@ -259,12 +257,22 @@ class Audit:
     position: int = 0  # of the last event
     keys: dict[str, RegisteredKey] = field(default_factory=dict)
     receipts: list[ReceiptCheck] = field(default_factory=list)
-    last_added: str | None = None
+    writes: list[tuple[int, int, str]] = field(default_factory=list)  # (first, last, key) of each signed write
 
     def fail(self, position: int | None, problem: str) -> Audit:
         if self.ok:
             self.ok, self.first_bad_position, self.problem = False, position, problem
         return self
+
+    def signer_at(self, position: int) -> str | None:
+        """The key whose signature, checked, covers the event at `position` (None: unsigned, or
+        not reached by an audit that stopped)."""
+        from bisect import bisect_right
+
+        i = bisect_right(self.writes, (position, float("inf"), "")) - 1
+        if i >= 0 and self.writes[i][0] <= position <= self.writes[i][1]:
+            return self.writes[i][2]
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "events": self.events, "head": self.head,
@@ -282,153 +290,202 @@ def _actor(state: bytes) -> Any:
     return doc.get("actor") if isinstance(doc, dict) else None
 
 
-def audit(rows: Iterable[ChainRow], expect: str | None = None,
-          receipts: Sequence[tuple[str, dict[str, Any]]] = (), upto: int | None = None,
-          receipts_decide: bool = True) -> Audit:
-    """One pass over the stored rows in position order: the chain, every signature against the
-    key registered for its actor at that position, the signature policy, and each receipt.
-    Stops at the first problem of the log (the receipts are each said ok or not).
-
-    `upto`: the rows were read only up to this position (a report --as-of), so a signed write
-    may go on after the last of them: its signature is not judged. `receipts_decide=False`: a
-    receipt that does not hold is said so in its own check, without failing the whole audit
-    (a report names the latest receipt that holds; a stored one that does not is not its problem)."""
-    result = Audit()
-    checks = [ReceiptCheck(name, receipt) for name, receipt in receipts]
-    result.receipts = checks
-    at: dict[int, list[ReceiptCheck]] = {}
-    for check in checks:
-        at.setdefault(check.receipt["position"], []).append(check)
-    seen_expected = expect is None or expect == GENESIS
-    previous, last_position = GENESIS, 0
-    run: list[ChainRow] = []  # the events of a signed write so far, its signature not yet seen
-    run_start = GENESIS  # the chain's hash before that write
-    for row in rows:
-        result.events += 1
-        p = row.position
-        if p <= last_position:
-            return _finish(result.fail(p, f"position {p} is out of order"), checks)
-        last_position = p
-        computed = link(previous, row.originator_id, row.originator_version, row.topic, row.state)
-        if row.hash != computed:
-            return _finish(result.fail(p, f"event at position {p} does not match the chain: an event was "
-                                          "edited, removed or inserted here or just before"), checks)
-        if result.ledger is None:
-            result.ledger = computed
-        before, previous = previous, computed
-        result.head, result.position = computed, p
-        if not seen_expected and computed == expect:
-            seen_expected = True
-        for check in at.pop(p, ()):
-            check.reached = True
-            _check_receipt_head(check, computed)
-        if row.topic in (KEY_ADDED, KEY_REVOKED, POLICY_ADOPTED):
-            register(result, row)
-            added = result.keys.get(str(result.last_added))
-            if row.signer is None and added is not None and added.added == p and added.owner_keys:
-                return _finish(result.fail(p, f"key {added.key_id} is registered at position {p} for "
-                                              f"{added.owner!r}, who has a key already, in a write not signed "
-                                              "with one of their keys"), checks)
-        if row.signer is None:
-            if run:
-                return _finish(result.fail(run[0].position, f"events at positions {run[0].position}-{run[-1].position} "
-                                           f"carry signer {run[0].signer} but no signature covers them: a signed "
-                                           "write was cut short, or the signer was written in"), checks)
-            if row.signature is not None:
-                return _finish(result.fail(p, f"event at position {p} has a signature but no signer"), checks)
-            result.unsigned += 1
-            if result.policy is not None and p > result.policy:
-                return _finish(result.fail(p, f"event at position {p} is unsigned, but signatures are required "
-                                              f"since position {result.policy}: an append without any signer's key"),
-                               checks)
-            continue
-        if not run:
-            run_start = before
-        elif row.signer != run[0].signer:
-            return _finish(result.fail(p, f"event at position {p} carries signer {row.signer} inside a write "
-                                          f"signed by {run[0].signer}"), checks)
-        run.append(row)
-        if row.signature is None:
-            continue
-        problem = _check_write(result, run, run_start, row)
-        if problem:
-            return _finish(result.fail(run[0].position, problem), checks)
-        result.signed += len(run)
-        run = []
-    if run and upto is None:
-        return _finish(result.fail(run[0].position, f"events at positions {run[0].position}-{run[-1].position} carry "
-                                   f"signer {run[0].signer} but no signature covers them: the log was cut inside a "
-                                   "signed write"), checks, receipts_decide)
-    if not seen_expected:
-        result.fail(None, f"the chain does not pass through the expected head {expect}: the log was cut back "
-                          "or rewritten since that head was taken")
-    return _finish(result, checks, receipts_decide)
+# ---------------------------------------------------------------------- who may change the keys
 
 
-def active_keys(keys: dict[str, RegisteredKey], owner: str) -> list[str]:
+def active_keys(keys: dict[str, RegisteredKey], owner: str | None) -> list[str]:
     return [k.key_id for k in keys.values() if k.owner == owner and k.revoked is None]
 
 
-def register(result: Audit, row: ChainRow) -> None:
-    """Keep the keys and the policy as the log stood at this row."""
+def may_register(keys: dict[str, RegisteredKey], owner: str) -> set[str] | None:
+    """The keys whose write may register a key for `owner`: any registered key (None) when the
+    actor never had one (the registration shows who vouched for them); else the actor's own
+    keys, or those of whoever registered their first key, who can replace a lost one. Another key
+    holder cannot take over a name by registering a key for it."""
+    history = [k for k in keys.values() if k.owner == owner]
+    if not history:
+        return None
+    first = min(history, key=lambda k: k.added)
+    return {*active_keys(keys, owner), *active_keys(keys, first.by)}
+
+
+def may_revoke(keys: dict[str, RegisteredKey], key: RegisteredKey) -> set[str]:
+    """The keys whose write may revoke `key`: its owner's, and those of whoever registered it."""
+    return {*active_keys(keys, key.owner), *active_keys(keys, key.by)}
+
+
+def register(result: Audit, row: ChainRow) -> tuple[str, set[str] | None] | None:
+    """Keep the keys and the policy as the log stood at this row. For a key's registration or
+    revocation, returns (what it did, the keys allowed to sign it; None: any)."""
     try:
         doc = orjson.loads(row.state)
     except orjson.JSONDecodeError:
-        return  # the chain holds over it, so it was stored so; a key that cannot be read registers nothing
+        return None  # the chain holds over it, so it was stored so; a key that cannot be read registers nothing
+    if not isinstance(doc, dict):
+        return None
     if row.topic == KEY_ADDED:
         try:
             raw = base64.b64decode(doc["public_key"], validate=True)
         except (KeyError, ValueError, TypeError):
-            return
+            return None
         key_id = doc.get("key_id")
         if len(raw) == 32 and key_id == key_id_of(raw) and key_id not in result.keys:
             owner = str(doc.get("owner"))
+            allowed = may_register(result.keys, owner)
             result.keys[key_id] = RegisteredKey(key_id, raw, owner, row.position, by=str(doc.get("actor")),
-                                                owner_keys=tuple(active_keys(result.keys, owner)),
                                                 stream=row.originator_id)
-            result.last_added = key_id
+            return f"key {key_id} is registered at position {row.position} for {owner!r}", allowed
     elif row.topic == KEY_REVOKED:
         # a Key.Revoked event, as the application stores it, holds no key_id: it is the event of
         # the key's own stream, the stream its Key.Added event began
         key = result.keys.get(str(doc.get("key_id"))) or next(
             (k for k in result.keys.values() if k.stream == row.originator_id), None)
         if key is not None and key.revoked is None:
+            allowed = may_revoke(result.keys, key)
             key.revoked = row.position
+            return f"key {key.key_id} of {key.owner!r} is revoked at position {row.position}", allowed
     elif row.topic == POLICY_ADOPTED and doc.get("policy") == REQUIRE_SIGNATURES and result.policy is None:
         result.policy = row.position
-
-
-def _check_write(result: Audit, run: list[ChainRow], start: str, last: ChainRow) -> str | None:
-    """A signed write: its key registered (before it, once signatures are required), not revoked
-    before it, for the actor of every one of its events, and its signature over (start, last)."""
-    first, key_id = run[0].position, last.signer
-    where = f"positions {first}-{last.position}" if len(run) > 1 else f"position {first}"
-    key = result.keys.get(str(key_id))
-    if key is None:
-        return f"the write at {where} is signed by key {key_id}, which is not registered in this ledger there"
-    if key.revoked is not None and key.revoked < first:
-        return f"the write at {where} is signed by key {key_id}, revoked at position {key.revoked}"
-    if result.policy is not None and result.policy < first and key.added >= first:
-        return (f"the write at {where} is signed by key {key_id}, which it registers itself; once signatures "
-                "are required a key must be registered by a write signed with another registered key")
-    if not signature_holds(key.public_raw, write_message(start, last.hash or ""), last.signature):
-        return f"the signature of the write at {where} does not hold (key {key_id}): its events or the chain before them were changed"
-    for new in (k for k in result.keys.values() if first <= k.added <= last.position and k.owner_keys):
-        if key_id not in new.owner_keys:
-            return (f"key {new.key_id} is registered at position {new.added} for {new.owner!r}, who has a key "
-                    f"already, in a write signed by {key_id}, not by one of their keys")
-    for row in run:
-        actor = _actor(row.state)
-        if actor != key.owner:
-            return (f"event at position {row.position} is recorded by {actor!r} but signed with the key of "
-                    f"{key.owner!r} ({key_id})")
     return None
 
 
-def _check_receipt_head(check: ReceiptCheck, computed: str) -> None:
-    if computed != check.receipt["head"]:
-        check.problem = (f"the ledger no longer passes through the receipt's head at position "
-                         f"{check.receipt['position']}: the log was rewritten at or before it")
+# ---------------------------------------------------------------------- the audit
+
+
+class _Walk:
+    """The audit's state as it walks the rows; `row` says what is wrong with the next one."""
+
+    def __init__(self, result: Audit, checks: list[ReceiptCheck], expect: str | None):
+        self.result = result
+        self.at: dict[int, list[ReceiptCheck]] = {}
+        for check in checks:
+            self.at.setdefault(check.receipt["position"], []).append(check)
+        self.expect = expect
+        self.seen_expected = expect is None or expect == GENESIS
+        self.previous, self.last_position = GENESIS, 0
+        self.run: list[ChainRow] = []  # the events of a signed write so far, its signature not yet seen
+        self.run_start = GENESIS  # the chain's hash before that write
+        self.authority: list[tuple[int, str, set[str]]] = []  # key changes in the run, and who may sign them
+
+    def row(self, row: ChainRow, counted: bool = True) -> tuple[int | None, str] | None:
+        """Check one row (`counted`: it is within the audited range, not read ahead to close a
+        signed write); (position, problem) when it fails."""
+        result, p = self.result, row.position
+        if p <= self.last_position:
+            return p, f"position {p} is out of order"
+        self.last_position = p
+        computed = link(self.previous, row.originator_id, row.originator_version, row.topic, row.state)
+        if row.hash != computed:
+            return p, (f"event at position {p} does not match the chain: an event was edited, removed or "
+                       "inserted here or just before")
+        before, self.previous = self.previous, computed
+        if counted:
+            result.events += 1
+            if result.ledger is None:
+                result.ledger = computed
+            result.head, result.position = computed, p
+            if not self.seen_expected and computed == self.expect:
+                self.seen_expected = True
+            for check in self.at.pop(p, ()):
+                check.reached = True
+                if computed != check.receipt["head"]:
+                    check.problem = (f"the ledger no longer passes through the receipt's head at position {p}: "
+                                     "the log was rewritten at or before it")
+        change = register(result, row) if row.topic in (KEY_ADDED, KEY_REVOKED, POLICY_ADOPTED) else None
+        if row.signer is None:
+            if self.run:
+                first, last = self.run[0].position, self.run[-1].position
+                return first, (f"events at positions {first}-{last} carry signer {self.run[0].signer} but no "
+                               "signature covers them: a signed write was cut short, or the signer was written in")
+            if row.signature is not None:
+                return p, f"event at position {p} has a signature but no signer"
+            if change is not None and (change[1] is not None or row.topic == KEY_REVOKED):
+                return p, f"{change[0]} in a write nobody signed: only a signed write may"
+            result.unsigned += counted
+            if result.policy is not None and p > result.policy:
+                return p, (f"event at position {p} is unsigned, but signatures are required since position "
+                           f"{result.policy}: an append without any signer's key")
+            return None
+        if not self.run:
+            self.run_start = before
+        elif row.signer != self.run[0].signer:
+            return p, f"event at position {p} carries signer {row.signer} inside a write signed by {self.run[0].signer}"
+        self.run.append(row)
+        if change is not None and change[1] is not None:
+            self.authority.append((p, change[0], change[1]))
+        if row.signature is None:
+            return None
+        first = self.run[0].position
+        problem = self._signed_write(row)
+        if problem:
+            return first, problem
+        result.signed += sum(1 for r in self.run if counted or r.position <= result.position)
+        result.writes.append((first, p, str(row.signer)))
+        self.run, self.authority = [], []
+        return None
+
+    def _signed_write(self, last: ChainRow) -> str | None:
+        """A signed write: its key registered (before it, once signatures are required), not
+        revoked before it, for the actor of every one of its events, allowed to make the key
+        changes it makes, and its signature over (the hash before it, the hash of its last event)."""
+        result, run = self.result, self.run
+        first, key_id = run[0].position, last.signer
+        where = f"positions {first}-{last.position}" if len(run) > 1 else f"position {first}"
+        key = result.keys.get(str(key_id))
+        if key is None:
+            return f"the write at {where} is signed by key {key_id}, which is not registered in this ledger there"
+        if key.revoked is not None and key.revoked < first:
+            return f"the write at {where} is signed by key {key_id}, revoked at position {key.revoked}"
+        if result.policy is not None and result.policy < first and key.added >= first:
+            return (f"the write at {where} is signed by key {key_id}, which it registers itself; once signatures "
+                    "are required a key must be registered by a write signed with another registered key")
+        if not signature_holds(key.public_raw, write_message(self.run_start, last.hash or ""), last.signature):
+            return (f"the signature of the write at {where} does not hold (key {key_id}): its events or the chain "
+                    "before them were changed")
+        for _position, what, allowed in self.authority:
+            if key_id not in allowed:
+                return f"{what} in a write signed by {key_id}, which may not: only the actor's own keys or their sponsor's may"
+        for row in run:
+            actor = _actor(row.state)
+            if actor != key.owner:
+                return (f"event at position {row.position} is recorded by {actor!r} but signed with the key of "
+                        f"{key.owner!r} ({key_id})")
+        return None
+
+
+def audit(rows: Iterable[ChainRow], expect: str | None = None,
+          receipts: Sequence[tuple[str, dict[str, Any]]] = (), upto: int | None = None,
+          receipts_decide: bool = True) -> Audit:
+    """One pass over the stored rows in position order: the chain, every signature against the
+    key registered for its actor at that position, who may register and revoke keys, the
+    signature policy, and each receipt. Stops at the first problem of the log (the receipts are
+    each said ok or not).
+
+    `upto`: audit the log up to this position (a report --as-of). When a signed write goes on
+    past it, the rows after it are read until that write's signature, which is judged all the
+    same; the figures (events, head) are those at `upto`. `receipts_decide=False`: a receipt that
+    does not hold is said so in its own check, without failing the whole audit (a report names
+    the latest receipt that holds; a stored one that does not is not its problem)."""
+    result = Audit()
+    checks = [ReceiptCheck(name, receipt) for name, receipt in receipts]
+    result.receipts = checks
+    walk = _Walk(result, checks, expect)
+    for row in rows:
+        beyond = upto is not None and row.position > upto
+        if beyond and not walk.run:
+            break
+        failed = walk.row(row, counted=not beyond)
+        if failed is not None:
+            return _finish(result.fail(*failed), checks)
+    if walk.run:
+        first, last = walk.run[0].position, walk.run[-1].position
+        return _finish(result.fail(first, f"events at positions {first}-{last} carry signer {walk.run[0].signer} "
+                                          "but no signature covers them: the log was cut inside a signed write"),
+                       checks, receipts_decide)
+    if not walk.seen_expected:
+        result.fail(None, f"the chain does not pass through the expected head {expect}: the log was cut back "
+                          "or rewritten since that head was taken")
+    return _finish(result, checks, receipts_decide)
 
 
 def _finish(result: Audit, checks: list[ReceiptCheck], decide: bool = True) -> Audit:

@@ -54,6 +54,14 @@ def history(app: Any, ident: str | None = None) -> list[dict[str, Any]]:
             _diff(rows[-1], event, fields.setdefault(row.originator_id, {}))
     if ident is not None and not rows:
         raise NotFound(f"nothing recorded under {ident}")
+    claimed = [r for r in rows if r["signer"] != "unsigned"]
+    if claimed:  # a signer column is a claim until its write's signature is checked, by the audit verify runs
+        from ledger.evidence import audit
+
+        checked = audit(app.recorder.chain_rows())
+        for r in claimed:
+            if checked.signer_at(r["position"]) != r["signer"]:
+                r["signer"] = f"{r['signer']} (not verified: run ledger verify)"
     return rows
 
 

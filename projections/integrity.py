@@ -55,7 +55,8 @@ def verified(app: Any, position: int, receipts: list[tuple[str, dict[str, Any]]]
     the policy), refused if it fails; with `receipts`, each is checked without failing it."""
     from ledger.evidence import audit
 
-    result = audit(app.recorder.chain_rows(upto=position), receipts=receipts or (), upto=position,
+    # read on past `position` only while a signed write goes on, so that its signature is judged
+    result = audit(app.recorder.chain_rows(after=0), receipts=receipts or (), upto=position,
                    receipts_decide=False)
     if not result.ok:
         where = f" at position {result.first_bad_position}" if result.first_bad_position else ""

@@ -27,10 +27,10 @@ def corrections(db: Db, incidents: list[str]) -> list[dict[str, Any]]:
             for r in rows]
 
 
-def report_data(db: Db, position: int, case_id: str, app: Any, fmt: str) -> dict[str, Any]:
-    from projections.integrity import latest_receipt
-
-    head, receipt = latest_receipt(app, position)  # first: nothing is shown of a log that does not verify
+def report_data(db: Db, position: int, case_id: str, head: str, receipt: dict[str, Any] | None,
+                fmt: str) -> dict[str, Any]:
+    """`head`: the chain's head at `position`, verified (`projections.integrity.latest_receipt`
+    gives it, with the latest receipt the log still passes through)."""
     case = case_show(db, case_id)
     opened = db.one(f"SELECT recorded_at, recorded_by FROM {db.t('cases')} WHERE id = :id", id=case_id)
     statuses = db.rows(f"SELECT * FROM {db.t('case_status')} WHERE case_id = :id ORDER BY position", id=case_id)

@@ -305,7 +305,7 @@ def test_a_receipt_by_a_key_registered_after_its_position_is_refused(keys):
 
 def test_a_receipt_by_a_key_revoked_at_or_before_its_position_is_refused(keys):
     log = registered(keys, "alice", "bob")
-    log.write(key_revoked(keys["bob"], "alice"), signer=keys["alice"])  # 3
+    log.write(key_revoked(keys["bob"], "bob"), signer=keys["bob"])  # 3: bob revokes his own key
     assert "revoked at position 3" in _receipt_problem(log.rows, log.receipt(keys["bob"], "bob", position=3))
     assert audit(log.rows, receipts=[("r", log.receipt(keys["bob"], "bob", position=2))]).ok
 
@@ -544,7 +544,7 @@ def test_an_unregistered_key_is_refused(run, alice, tmp_path):
 
 
 def test_a_revoked_key_is_refused(run, alice, tmp_path):
-    assert run.json("key", "revoke", alice, "--reason", "laptop lost", actor="alice")["position"] == 3
+    assert run.json("key", "revoke", alice, "--reason", "laptop lost", key="k")["position"] == 3
     before = events(run.url)
     result = run("source", "add", "s1", "--publisher", "P", "--title", "T", key="k", code=1)
     assert result.stderr == f"Error: key {alice} was revoked: it signs nothing more; nothing was stored\n"
@@ -557,7 +557,7 @@ def test_a_revocation_is_seen_by_key_list_checkpoint_and_verify(run, alice, tmp_
     the key is its stream's): `key list` says so, no receipt is signed with the revoked key,
     and a signed write forged after the revocation with the old key fails verify."""
     run("source", "add", "s1", "--publisher", "P", "--title", "T", key="k")  # 3
-    run("key", "revoke", alice, "--reason", "laptop lost", actor="alice")  # 4
+    run("key", "revoke", alice, "--reason", "laptop lost", key="k")  # 4
     assert [(k["key"], k["registered_at"], k["revoked_at"]) for k in run.json("key", "list")] == [(alice, 2, 4)]
     result = run("checkpoint", key="k", code=1)
     assert result.stderr == f"Error: key {alice} is revoked: a receipt is signed with a registered key\n"
@@ -577,9 +577,37 @@ def test_a_revocation_is_seen_by_key_list_checkpoint_and_verify(run, alice, tmp_
 
 def test_a_key_may_sign_its_own_revocation(run, alice):
     run("policy", "require-signatures", "--reason", "r", key="k")  # 3
+    run("key", "add", "alice", run.new_key("k2"), "--reason", "her new laptop", key="k")  # 4
     done = run.json("key", "revoke", alice, "--reason", "leaked: revoked by its holder", key="k")
-    assert done["position"] == 4
+    assert done["position"] == 5
     assert run.json("verify")["ok"] is True
+
+
+def test_the_last_key_is_not_revoked_under_the_policy(run, alice):
+    run("policy", "require-signatures", "--reason", "r", key="k")  # 3
+    before = events(run.url)
+    result = run("key", "revoke", alice, "--reason", "lost", key="k", code=1)
+    assert "the last key not revoked" in result.stderr and "register another key first" in result.stderr
+    assert events(run.url) == before
+
+
+def test_only_its_owner_or_its_sponsor_revokes_a_key_or_replaces_it(run, alice):
+    """bob, who holds a key of his own, can neither revoke alice's key nor register one for her;
+    carol's key, which alice registered (her sponsor), alice may revoke and replace."""
+    bob = run.json("key", "add", "bob", run.new_key("b"), "--reason", "his", key="b", actor="bob")["key"]
+    carol = run.json("key", "add", "carol", run.new_key("c"), "--reason", "alice vouches", key="k")["key"]
+    before = events(run.url)
+    assert "registered it" in run("key", "revoke", alice, "--reason", "x", key="b", code=1).stderr
+    assert "has or had a key" in run("key", "add", "alice", run.new_key("evil"), "--reason", "x", key="b",
+                                     code=1).stderr
+    run("key", "revoke", carol, "--reason", "x", key="b", code=1)
+    assert events(run.url) == before
+    run("key", "revoke", carol, "--reason", "carol lost it", key="k")  # her sponsor
+    run("key", "add", "carol", run.new_key("c2"), "--reason", "a new one, alice vouches", key="k")
+    assert "has or had a key" in run("key", "add", "carol", run.new_key("c3"), "--reason", "x", key="b",
+                                     code=1).stderr
+    assert [k["actor"] for k in run.json("key", "list") if k["revoked_at"] is None] == ["alice", "bob", "carol"]
+    assert run.json("verify")["ok"] is True and bob
 
 
 def test_after_the_policy_unsigned_writes_and_imports_are_refused(run, alice, tmp_path):
@@ -590,7 +618,7 @@ def test_after_the_policy_unsigned_writes_and_imports_are_refused(run, alice, tm
                              "KEYFILE or set LEDGER_KEY; nothing was stored\n")
     result = run("import", jsonl(tmp_path / "a.jsonl", IMPORT[:3]), actor="alice", code=1)
     assert "requires signed writes" in result.stderr
-    run("key", "revoke", alice, "--reason", "r", actor="alice", code=1)
+    run("key", "revoke", alice, "--reason", "r", actor="alice", code=1)  # unsigned
     assert events(run.url) == before
     # signed, it goes on
     assert run.json("import", jsonl(tmp_path / "b.jsonl", IMPORT[:3]), key="k")["position"] == 6
@@ -756,3 +784,37 @@ def test_the_console_script_signs_checkpoints_and_verifies(tmp_path):
     failed = subprocess.run([*_ledger_command(), "--db", other, "verify", "--receipt", "r.json"], capture_output=True,
                             text=True, env=env, cwd=tmp_path, timeout=120, check=False)
     assert failed.returncode == 1 and "the receipt is of another ledger" in failed.stderr
+
+
+# ---------------------------------------------------------------------- who may change the keys (audit)
+
+
+def test_the_audit_fails_a_revocation_by_anyone_but_the_owner_or_the_sponsor(keys):
+    log = registered(keys, "alice", "bob")
+    log.write(key_revoked(keys["alice"], "bob"), signer=keys["bob"])  # 3: bob revokes alice's key
+    refused(log.rows, 3, "revoked at position 3", "which may not")
+    own = registered(keys, "alice", "bob").write(key_revoked(keys["alice"], "alice"), signer=keys["alice"])
+    assert audit(own.rows).ok
+
+
+def test_the_audit_fails_a_revocation_nobody_signed(keys):
+    log = registered(keys, "alice").write(key_revoked(keys["alice"], "alice"))  # 2, unsigned
+    refused(log.rows, 2, "revoked at position 2", "nobody signed")
+
+
+def test_the_audit_fails_a_key_for_someone_who_has_one_registered_by_another(keys):
+    log = registered(keys, "alice", "bob")
+    log.write(key_added(keys["mallory"], "alice", "bob"), signer=keys["bob"])  # 3: bob gives alice a key he holds
+    refused(log.rows, 3, "registered at position 3 for 'alice'", "which may not")
+    unsigned = registered(keys, "alice").write(key_added(keys["mallory"], "alice", "alice"))
+    refused(unsigned.rows, 2, "registered at position 2 for 'alice'", "nobody signed")
+
+
+def test_the_sponsor_of_a_first_key_may_revoke_and_replace_it(keys):
+    log = registered(keys, "alice")
+    log.write(key_added(keys["carol"], "carol", "alice"), signer=keys["alice"])  # 2: alice vouches for carol
+    log.write(key_revoked(keys["carol"], "alice"), signer=keys["alice"])  # 3
+    log.write(key_added(keys["mallory"], "carol", "alice"), signer=keys["alice"])  # 4: carol's new key
+    result = audit(log.rows)
+    assert result.ok, result.problem
+    assert result.keys[keys["mallory"].key_id].owner == "carol" and result.keys[keys["carol"].key_id].revoked == 3

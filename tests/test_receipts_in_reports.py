@@ -87,3 +87,34 @@ def test_a_report_of_a_log_whose_signature_does_not_hold_is_refused(signed, db_u
     refused = story("report", "chiba-lexus", code=1)
     assert "does not verify" in refused.stderr or "run ledger verify" in refused.stderr
     assert "Consistent with" not in refused.stdout
+
+
+def test_a_forged_last_event_that_claims_a_signer_is_refused_by_report_and_export(signed, db_url):
+    """Appended with the key's id but no signature (no key needed): verify fails, and so do report
+    and export, which judge a signed write that reaches their position; history says the claim is
+    not verified."""
+    story, key, receipt = signed
+    if not db_url.endswith(".db"):
+        pytest.skip("an INSERT into the SQLite file here; tests/test_tamper.py appends on PostgreSQL")
+    import sqlite3
+    import uuid
+
+    import orjson
+
+    from ledger.chain import link
+
+    con = sqlite3.connect(db_url)
+    previous = con.execute("SELECT hash FROM stored_events ORDER BY rowid DESC LIMIT 1").fetchone()[0]
+    stream, topic = uuid.uuid4().hex, "ledger.aggregates:Source.Added"
+    state = orjson.dumps({"timestamp": "2024-01-01T00:00:00+00:00", "originator_topic": "ledger.aggregates:Source",
+                          "source_id": "forged", "data": {"id": "forged", "publisher": "P", "title": "T"},
+                          "digest": "0", "actor": "tester"})
+    con.execute("INSERT INTO stored_events (originator_id, originator_version, topic, state, hash, signer) "
+                "VALUES (?, 1, ?, ?, ?, ?)", (stream, topic, state, link(previous, stream, 1, topic, state), key.key_id))
+    con.commit()
+    con.close()
+    assert "no signature covers them" in story("verify", code=1).stderr
+    for args in (("report", "chiba-lexus"), ("export", "--format", "csv"), ("export", "--format", "jsonl")):
+        assert "no signature covers them" in story(*args, code=1).stderr, args
+    last = story.json("history")[-1]
+    assert last["signer"] == f"{key.key_id} (not verified: run ledger verify)"

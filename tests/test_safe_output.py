@@ -86,7 +86,7 @@ def test_a_stored_url_that_is_not_http_is_shown_as_text_never_as_a_link(run):
     _hostile(run)
     ctx = _context(run)
     with ctx.read_models().reading() as (db, position):
-        data = report_data(db, position, "zq", ctx.app(), "html")
+        data = report_data(db, position, "zq", "0" * 64, None, "html")
     urls = ["javascript:alert(1)", "JaVaScRiPt:alert(1)", " java\tscript:alert(1)", "data:text/html,<script>x</script>",
             "vbscript:x", "file:///etc/passwd", "//evil.example/x", "https:alert(1)"]
     for url in urls:
