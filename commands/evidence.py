@@ -38,15 +38,21 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
 
     @key.command("add")
     @click.argument("actor", metavar="ACTOR")
-    @click.argument("public_key", metavar="PUBLIC_KEY")
+    @click.argument("public_key", metavar="PUBLIC_KEY")  # the key itself, or its .pub file
     @click.option("--reason", required=True, help="Why this key is registered (who holds it, how it was checked).")
     @json_option
     def key_add(actor: str, public_key: str, reason: str, as_json: bool) -> None:
-        """Register ACTOR's public key: writes signed with it are ACTOR's."""
+        """Register ACTOR's public key: writes signed with it are ACTOR's.
+
+        PUBLIC_KEY is the key as ledger key new printed it, or the path of its .pub file (or of a
+        PEM public key file)."""
         from ledger import inputs as m
         from ledger.evidence import key_id_of, parse_public_key
 
+        from commands.escaping import terminal
+
         ctx = click.get_current_context().obj
+        public_key = _public_key_text(public_key)
         op = m.parse(m.KeyAdd, {"owner": actor, "public_key": public_key, "reason": reason},
                      {"owner": "ACTOR", "public_key": "PUBLIC_KEY", "reason": "--reason"})
         signer = ctx.signer()
@@ -61,9 +67,9 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
         if as_json:
             emit(doc, True)
         elif outcome.skipped:
-            click.echo(f"key {key_id} is already registered to {actor}")
+            click.echo(f"key {key_id} is already registered to {terminal(op.owner)}")
         else:
-            click.echo(f"registered key {key_id} for {actor} at position {outcome.position}")
+            click.echo(f"registered key {key_id} for {terminal(op.owner)} at position {outcome.position}")
 
     @key.command("revoke")
     @click.argument("key_id", metavar="KEY_ID")
@@ -148,18 +154,34 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
         if key is None or key.revoked is not None:
             state = "revoked" if key is not None else "not registered in this ledger"
             raise Refused(f"key {signer.key_id} is {state}: a receipt is signed with a registered key")
+        from commands.escaping import terminal
+
         receipt = make_receipt(signer, ctx.actor_of_key(key.owner, key.key_id), result.ledger, result.position,
                                result.head)
         text = json.dumps(receipt, indent=1) + "\n"
+        write_out([text], output)  # first: a receipt that could not be written is not kept either
         try:
             app.recorder.keep_receipt(result.position, result.head, text)
-        except Exception as error:  # a ledger this user may only read, or made before receipts
-            say(f"warning: the receipt is not kept in the ledger ({type(error).__name__}); reports will not "
-                "name it, but it holds all the same")
-        write_out([text], output)
+        except Exception:  # a ledger this user may only read, or made before receipts
+            say("warning: the receipt is not kept in the ledger (this user may not write it there, or the "
+                "ledger predates receipts: ledger init); reports will not name it, but it holds all the same")
         if output:
-            say(f"receipt of position {result.position}, head {result.head}, signed by {key.owner} ({key.key_id}), "
-                f"written to {output}: publish it outside the database")
+            say(f"receipt of position {result.position}, head {result.head}, signed by {terminal(key.owner)} "
+                f"({key.key_id}), written to {terminal(output)}: publish it outside the database")
+
+
+def _public_key_text(given: str) -> str:
+    """PUBLIC_KEY as given, or the content of the file it names (a .pub file: `key new` writes one),
+    so that a PEM key need not be passed as an argument that starts with dashes."""
+    from pathlib import Path
+
+    path = Path(given)
+    try:
+        if len(given) < 4096 and path.is_file():
+            return path.read_text(encoding="utf-8", errors="replace")[:10_000]
+    except OSError:
+        pass
+    return given
 
 
 def base64_of(raw: bytes) -> Any:

@@ -43,6 +43,8 @@ from ledger.chain import GENESIS, ChainRow, link
 from ledger.errors import InvalidInput, Refused
 
 KEY_ID = re.compile(r"ed25519:[0-9a-f]{32}")
+HASH = re.compile(r"[0-9a-f]{64}")
+BASE64 = re.compile(r"[A-Za-z0-9+/]{1,200}={0,2}")
 EVENT_TAG = b"ledger signed write v1\n"  # what an event signature signs, apart from a receipt's
 RECEIPT_TAG = b"ledger receipt v1\n"
 RECEIPT_FIELDS = ("ledger", "position", "head", "at", "key", "actor", "public_key", "signature")
@@ -68,11 +70,13 @@ def parse_public_key(text: str) -> bytes:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    from cryptography.exceptions import UnsupportedAlgorithm
+
     value = str(text).strip()
     if value.startswith("-----BEGIN PUBLIC KEY-----"):
         try:
             key = serialization.load_pem_public_key(value.encode())
-        except ValueError:
+        except (ValueError, TypeError, UnsupportedAlgorithm):
             raise InvalidInput("PUBLIC_KEY: not a readable PEM public key") from None
         if not isinstance(key, Ed25519PublicKey):
             raise InvalidInput("PUBLIC_KEY: not an Ed25519 key")
@@ -101,6 +105,8 @@ def new_key(path: Path) -> NewKey:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    if str(path) == "-":
+        raise Refused("a private key is never written to the standard output: give -o a file")
     path = Path(path)
     public_file = path.with_name(path.name + ".pub")
     for target in (path, public_file):
@@ -133,6 +139,8 @@ class Signer:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
         path = Path(path).expanduser()
+        if path.exists() and not path.is_file():  # a folder, a pipe, a device: never read (a pipe would wait)
+            raise InvalidInput(f"--key {path}: not a key file (make one with ledger key new)")
         try:
             mode = path.stat().st_mode
             data = path.read_bytes()
@@ -197,6 +205,10 @@ def make_receipt(signer: Signer, actor: str, ledger_id: str, position: int, head
 
 def parse_receipt(text: str | bytes, name: str) -> dict[str, Any]:
     """A receipt file's JSON object, with every field of the right type; else bad input."""
+    from ledger.values import check_name
+
+    if isinstance(text, bytes):
+        text = text.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark some editors write
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -206,11 +218,25 @@ def parse_receipt(text: str | bytes, name: str) -> dict[str, Any]:
     missing = [f for f in RECEIPT_FIELDS if f not in doc]
     if missing:
         raise InvalidInput(f"--receipt {name}: not a receipt (it lacks {', '.join(missing)})")
-    if type(doc["position"]) is not int or doc["position"] < 1:
-        raise InvalidInput(f"--receipt {name}: position must be a whole number from 1")
+    if type(doc["position"]) is not int or not 1 <= doc["position"] < 2**63:
+        raise InvalidInput(f"--receipt {name}: position must be a ledger position, a whole number from 1")
     for f in RECEIPT_FIELDS:
         if f != "position" and not isinstance(doc[f], str):
             raise InvalidInput(f"--receipt {name}: {f} must be text")
+    # each field in its form, so that nothing else reaches a terminal or a report from a receipt
+    forms = {"ledger": HASH.fullmatch(doc["ledger"]), "head": HASH.fullmatch(doc["head"]),
+             "key": KEY_ID.fullmatch(doc["key"]), "public_key": BASE64.fullmatch(doc["public_key"]),
+             "signature": BASE64.fullmatch(doc["signature"])}
+    for f, ok in forms.items():
+        if not ok:
+            raise InvalidInput(f"--receipt {name}: {f} is not in the form ledger checkpoint writes")
+    try:
+        at = datetime.fromisoformat(doc["at"])
+        check_name(doc["actor"])
+    except (ValueError, InvalidInput) as error:
+        raise InvalidInput(f"--receipt {name}: at or actor is not in the form ledger checkpoint writes ({error})") from None
+    if at.tzinfo is None:
+        raise InvalidInput(f"--receipt {name}: at has no time zone")
     return doc
 
 

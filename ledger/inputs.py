@@ -35,6 +35,7 @@ from ledger.values import (
     check_currency,
     check_entity_ref,
     check_id,
+    check_name,
     check_text,
     check_url,
     parse_amount,
@@ -412,14 +413,22 @@ class KeyAdd(Op):
     """Register an actor's public key (the ledger's own evidence: not an op of import files)."""
 
     op = "key.add"
-    owner: Text
+    owner: Annotated[str, BeforeValidator(check_name)]
     public_key: Annotated[str, StringConstraints(max_length=10_000)]
     reason: Para
 
 
+def _key_id(value: Any) -> Any:
+    from ledger.evidence import KEY_ID
+
+    if not isinstance(value, str) or not KEY_ID.fullmatch(value.strip()):
+        raise InvalidInput(f"{shown(value)} is not a key id: ed25519: and 32 hex digits, as ledger key list shows it")
+    return value.strip()
+
+
 class KeyRevoke(Op):
     op = "key.revoke"
-    key_id: Annotated[str, StringConstraints(pattern=r"^ed25519:[0-9a-f]{32}$")]
+    key_id: Annotated[str, BeforeValidator(_key_id)]
     reason: Para
 
 

@@ -10,8 +10,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
-from ledger.chain import GENESIS
-from ledger.recorders import ChainReads, Precondition, Signed, check_preconditions, seal, signatures
+from ledger.recorders import ChainReads, Precondition, Signed, check_preconditions, seal, sealed_tail, signatures
 
 
 STORE_DDL_LOCK = 0x1ED6E401  # a PostgreSQL advisory lock of the ledger's own
@@ -59,7 +58,8 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
             "SELECT originator_id, MAX(originator_version) AS version FROM {table} "
             "WHERE originator_id = ANY(%s) GROUP BY originator_id"
         ).format(table=table)
-        self.head_statement = SQL("SELECT hash FROM {table} ORDER BY notification_id DESC LIMIT 1").format(table=table)
+        self.tail_statement = SQL("SELECT originator_id, originator_version, topic, state, hash FROM {table} "
+                                  "ORDER BY notification_id DESC LIMIT 2").format(table=table)
 
     @property
     def _table(self) -> str:
@@ -77,9 +77,9 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
                 curs.execute(self.versions_statement, (streams,))
                 check_preconditions(stored_events, preconditions,
                                     {r["originator_id"].hex: r["version"] for r in curs.fetchall()})
-            curs.execute(self.head_statement)
-            row = curs.fetchone()
-            previous = row["hash"] if row else GENESIS
+            curs.execute(self.tail_statement)
+            previous = sealed_tail([(r["originator_id"].hex, r["originator_version"], r["topic"], r["state"], r["hash"])
+                                    for r in curs.fetchall()])
             hashes = seal(previous, stored_events)
             marks = [mark or (None, None) for mark in signatures(self.signer, previous, hashes, signed)]
             curs.execute(self.sealed_insert, (

@@ -65,6 +65,22 @@ def seal(previous: str, stored_events: Sequence[StoredEvent]) -> list[str]:
 Precondition = tuple[int, str, int]  # (index in the batch, stream, version the stream must be at)
 
 
+def sealed_tail(rows: Sequence[Sequence[Any]]) -> str:
+    """The hash a write seals onto: the last stored row's, once its own link holds (rows: the last
+    two stored, newest first, as (stream, version, topic, state, hash)). A broken tail, a row an
+    intruder inserted with a made-up hash, is never built on: every later event would inherit it."""
+    if not rows:
+        return GENESIS
+    last = rows[0]
+    previous = rows[1][4] if len(rows) > 1 else GENESIS
+    if link(previous, last[0], last[1], last[2], stored_bytes(last[3])) != last[4]:
+        from ledger.errors import LogChanged
+
+        raise LogChanged("the last stored event does not match the hash chain (edited or inserted by hand): "
+                         "nothing is appended to a broken chain; run ledger verify")
+    return last[4]
+
+
 def check_preconditions(stored_events: Sequence[StoredEvent], preconditions: Sequence[Precondition],
                         stored_versions: dict[str, int]) -> None:
     """Under the write lock, before a batch is inserted: each stream a rule read must still be at
@@ -273,9 +289,10 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
             c.execute(f"SELECT originator_id, MAX(originator_version) FROM {self.events_table_name} "
                       f"WHERE originator_id IN ({','.join('?' * len(streams))}) GROUP BY originator_id", streams)
             check_preconditions(stored_events, preconditions, {r[0]: r[1] for r in c.fetchall()})
-        c.execute(f"SELECT rowid, hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
-        row = c.fetchone()
-        last, previous = (row[0], row[1]) if row else (0, GENESIS)
+        c.execute(f"SELECT originator_id, originator_version, topic, state, hash, rowid FROM {self.events_table_name} "
+                  "ORDER BY rowid DESC LIMIT 2")
+        tail = c.fetchall()
+        last, previous = (tail[0][5] if tail else 0), sealed_tail(tail)
         hashes = seal(previous, stored_events)
         marks = signatures(self.signer, previous, hashes, signed)  # before the commit, under the lock
         c.executemany(self.insert_events_statement, [

@@ -77,6 +77,21 @@ def check_text(value: str, multiline: bool = False) -> str:
     return value.strip()
 
 
+def check_name(value: str) -> str:
+    """A person's name as the ledger attributes writes to it (an actor, a key's owner): a text,
+    not blank, with no invisible characters (zero-width spaces and joiners, soft hyphens: Unicode
+    format characters), so that two names that read alike are one name."""
+    import unicodedata
+
+    name = check_text(value)
+    if not any(c.isalnum() for c in name):
+        raise InvalidInput("a name must have a letter or a digit")
+    invisible = next((c for c in name if unicodedata.category(c) == "Cf"), None)
+    if invisible is not None:
+        raise InvalidInput(f"the invisible character U+{ord(invisible):04X} is not allowed in a name")
+    return name
+
+
 def check_url(value: str) -> str:
     """A source's URL: http:// or https:// with a host, nothing else ("URLs")."""
     import unicodedata
