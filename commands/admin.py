@@ -58,5 +58,5 @@ def _show(report: dict[str, Any]) -> None:
     if models["stored"]:
         click.echo(f"read models: up to date at position {models['position']}")
     else:
-        click.echo(f"read models: this role may not write them (built in memory for each read, up to position "
-                   f"{models['position']})")
+        click.echo(f"read models: not stored by this role (a reader, or the owner, who never uses the tables the "
+                   f"writers' group owns): built in memory for each read, up to position {models['position']}")

@@ -141,14 +141,20 @@ class Settings:
         missing = postgres_missing(row, PG_EVENTS_TABLE)
         return Store(missing is not None, tuple(missing or ()), may_change=row[5], may_insert=row[6], role=row[7])
 
-    def connect_postgres(self, search_path: str | None = None) -> Any:
+    def connect_postgres(self, search_path: str | None = None, read_models: bool = False) -> Any:
         """A psycopg connection to the ledger's PostgreSQL database; unreachable, a clear error.
         `search_path`: the schemas unqualified names are looked up in (set as the connection opens,
-        no extra round trip)."""
+        no extra round trip). `read_models`: the read models' connection, marked as it opens with a
+        parameter no session can change, so that the events table refuses inserts from it
+        (`ledger.storage.READ_MODELS_MARK`)."""
         import psycopg
 
+        from ledger.storage import READ_MODELS_MARK
+
         pg = self.postgres
-        options = {"options": f"-c search_path={search_path}"} if search_path else {}
+        settings = ([f"search_path={search_path}"] if search_path else []) + (
+            [f"{READ_MODELS_MARK}=0"] if read_models else [])
+        options = {"options": " ".join(f"-c {setting}" for setting in settings)} if settings else {}
         try:
             return psycopg.connect(dbname=pg["dbname"], host=pg["host"], port=pg["port"], user=pg["user"],
                                    password=pg["password"] or None, connect_timeout=10, **options)

@@ -3,6 +3,10 @@
 - The evidence columns: `signer` and `signature` (a signed write's key id on each of its events,
   its Ed25519 signature on the last; `ledger.evidence`), and on PostgreSQL `db_role`, the
   database role that inserted the row, set by a trigger from `session_user`, never by the client.
+  That trigger also refuses an event inserted by a session acting as another role (`SET ROLE`:
+  code a writer planted in the read models, running in another writer's session) or from the
+  read models' connection at all (marked as it opens, `READ_MODELS_MARK`), so that `db_role`
+  only ever names a login role that inserted the event itself, through the ledger's own writes.
 - Append-only storage: triggers refuse UPDATE and DELETE of stored events (and TRUNCATE on
   PostgreSQL), for every role, the owner included, until the owner drops them: tampering then
   takes a deliberate act, and the chain, the signatures and the receipts say what it changed.
@@ -26,6 +30,15 @@ from typing import Any
 RECEIPTS_TABLE = "ledger_receipts"
 READ_SCHEMA = "ledger_read"  # PostgreSQL: where the read models live
 REFUSED = "stored events are append-only"
+# The version of the ledger's PostgreSQL trigger functions, in a comment on `ledger_stamp_role`:
+# the probe finds a store whose functions are older, and the owner's `init` (or first write)
+# replaces them (every function statement is CREATE OR REPLACE).
+STORE_VERSION = "ledger store 2"
+# The read models' connection sets this at its start (`-c post_auth_delay=0`, the default value:
+# no delay): a parameter no session can change or reset once connected, and whose source,
+# "client", marks the connection, so the events table can refuse inserts from it whatever code
+# runs there (a trigger or function a writer planted in the read models, after a RESET ROLE).
+READ_MODELS_MARK = "post_auth_delay"
 EVIDENCE = ("signer", "signature")  # SQLite's evidence columns; PostgreSQL adds db_role
 PG_EVIDENCE = (*EVIDENCE, "db_role")
 
@@ -37,7 +50,7 @@ def sqlite_triggers(table: str) -> list[str]:
 
 def postgres_triggers(table: str) -> list[str]:
     return [*(f"{target}_{kind}" for target in (table, RECEIPTS_TABLE) for kind in ("append_only", "no_truncate")),
-            f"{table}_db_role"]
+            f"{table}_db_role", f"{table}_not_from_read_models"]
 
 
 # ---------------------------------------------------------------------- is the store up to date?
@@ -60,7 +73,8 @@ def sqlite_missing(rows: list[tuple[str, str, str | None]], table: str) -> list[
 def postgres_probe(schema: str, table: str) -> tuple[str, dict[str, Any]]:
     """One catalog query: whether the events table is there, what of the ledger's additions it has,
     and what this role may do: (present, evidence columns, triggers, receipts table, read-model
-    schema, may run the DDL, may insert, session user); the SQL and its parameters."""
+    schema, may run the DDL, may insert, session user, the version of the trigger functions);
+    the SQL and its parameters."""
     return ("SELECT e.oid IS NOT NULL, "
             "ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = e.oid AND NOT a.attisdropped "
             "AND a.attname = ANY(%(evidence)s)), "
@@ -71,7 +85,11 @@ def postgres_probe(schema: str, table: str) -> tuple[str, dict[str, Any]]:
             "(CASE WHEN e.oid IS NULL THEN has_schema_privilege(%(schema)s, 'CREATE') "
             "ELSE pg_has_role(e.relowner, 'USAGE') END) "
             "AND (s.oid IS NOT NULL OR has_database_privilege(current_database(), 'CREATE')), "
-            "e.oid IS NOT NULL AND has_table_privilege(e.oid, 'INSERT'), session_user::text "
+            # a writer's INSERT is granted on the columns the ledger's inserts name, not the table
+            "e.oid IS NOT NULL AND has_any_column_privilege(e.oid, 'INSERT'), session_user::text, "
+            "(SELECT d.description FROM pg_proc p JOIN pg_description d ON d.objoid = p.oid "
+            "AND d.classoid = 'pg_proc'::regclass AND d.objsubid = 0 "
+            "WHERE p.pronamespace = e.relnamespace AND p.proname = 'ledger_stamp_role') "
             "FROM (SELECT to_regclass(%(events)s)::oid AS events, to_regclass(%(receipts)s)::oid AS receipts) x "
             "LEFT JOIN pg_class e ON e.oid = x.events LEFT JOIN pg_class r ON r.oid = x.receipts "
             "LEFT JOIN pg_namespace s ON s.nspname = %(read)s",
@@ -84,8 +102,11 @@ def postgres_missing(row: tuple, table: str) -> list[str] | None:
     present, columns, triggers, receipts, read_schema = row[:5]
     if not present:
         return None
-    return _missing([c for c in PG_EVIDENCE if c not in columns], receipts,
+    said = _missing([c for c in PG_EVIDENCE if c not in columns], receipts,
                     [t for t in postgres_triggers(table) if t not in triggers], read_schema)
+    if f"{table}_db_role" in triggers and row[8] != STORE_VERSION:
+        said.append("the current version of the trigger function ledger_stamp_role")
+    return said
 
 
 def everything(table: str, postgres: bool) -> list[str]:
@@ -144,8 +165,22 @@ def postgres_statements(schema: str, table: str) -> list[str]:
         f"CREATE OR REPLACE FUNCTION {s}.ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
         f"BEGIN RAISE EXCEPTION '{REFUSED}: % on % refused', TG_OP, TG_TABLE_NAME "
         "USING ERRCODE = 'insufficient_privilege'; END $$",
-        f"CREATE OR REPLACE FUNCTION {s}.ledger_stamp_role() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        "BEGIN NEW.db_role := session_user; RETURN NEW; END $$",
+        # the stamp, for each row; before each INSERT statement, the refusal of an insert from the
+        # read models' connection (once a statement: pg_settings costs a fraction of a millisecond).
+        # Every name is the system catalog's, whatever the inserting session's search path (cheaper,
+        # for each row, than a SET search_path on the function)
+        f"CREATE OR REPLACE FUNCTION {s}.ledger_stamp_role() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF TG_LEVEL OPERATOR(pg_catalog.=) 'STATEMENT' THEN "
+        "IF EXISTS (SELECT 1 FROM pg_catalog.pg_settings "
+        f"WHERE name OPERATOR(pg_catalog.=) '{READ_MODELS_MARK}' AND source OPERATOR(pg_catalog.=) 'client') THEN "
+        "RAISE EXCEPTION 'events are inserted only by the ledger''s own writes: an INSERT into % from the "
+        "read models'' connection (role %) refused', TG_TABLE_NAME, session_user "
+        "USING ERRCODE = 'insufficient_privilege'; END IF; RETURN NULL; END IF; "
+        "IF current_user OPERATOR(pg_catalog.<>) session_user THEN "
+        "RAISE EXCEPTION 'events are inserted only by a login role acting as itself: role % acting as % refused', "
+        "session_user, current_user USING ERRCODE = 'insufficient_privilege'; END IF; "
+        "NEW.db_role := session_user; RETURN NEW; END $$",
+        f"COMMENT ON FUNCTION {s}.ledger_stamp_role() IS '{STORE_VERSION}'",
         *(statement for target, name in ((t, table), (r, RECEIPTS_TABLE)) for statement in (
             f'CREATE OR REPLACE TRIGGER "{name}_append_only" BEFORE UPDATE OR DELETE ON {target} '
             f"FOR EACH ROW EXECUTE FUNCTION {s}.ledger_refuse_change()",
@@ -154,6 +189,8 @@ def postgres_statements(schema: str, table: str) -> list[str]:
         )),
         f'CREATE OR REPLACE TRIGGER "{table}_db_role" BEFORE INSERT ON {t} '
         f"FOR EACH ROW EXECUTE FUNCTION {s}.ledger_stamp_role()",
+        f'CREATE OR REPLACE TRIGGER "{table}_not_from_read_models" BEFORE INSERT ON {t} '
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {s}.ledger_stamp_role()",
     ]
 
 

@@ -82,6 +82,12 @@ def open_light(settings: Settings) -> LightRead | None:
         conn = connect(settings, read_only=True)
     except sqlite3.Error:  # no such file: the ordinary path says so
         return None
+    if settings.backend == "postgresql":
+        from projections.database import read_role
+
+        if read_role(conn).wary:  # the owner or a superuser: never reads what the writers' group owns
+            conn.close()
+            return None
     try:
         cursor = conn.cursor()
         if settings.backend == "sqlite":

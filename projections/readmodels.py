@@ -12,7 +12,10 @@ in memory for the read when the stored ones are missing or behind.
 
 On PostgreSQL the read models live in the schema `ledger_read`; a role that is a member of its
 owner (the writers' group) acts as that owner (`projections.database.take_read_role`), so that
-every member can catch up and replay whatever another member built.
+every member can catch up and replay whatever another member built. A session more privileged than
+that owner (a superuser, or the events table's owner), unless it owns the schema itself, is wary:
+any member may plant code there that would run with its rights, so it never touches those tables,
+builds every read in memory from the log, and may not replay.
 
 The events are read straight from the event store's table in the same database, as stored rows:
 catching up and replaying need neither the application nor the domain model.
@@ -29,7 +32,7 @@ from ledger.chain import GENESIS
 from ledger.errors import LogChanged, Refused
 from ledger.settings import Settings, read_only_file
 from ledger.storage import READ_SCHEMA
-from projections.database import Checkpointer, connect, dialect, take_read_role
+from projections.database import Checkpointer, connect, dialect, read_role
 from projections.integrity import check_state, damage_said, linked
 from projections.projector import Projector
 from projections.queries import Db
@@ -61,9 +64,10 @@ class ReadModels:
         self.conn = connect(settings, read_only=self.read_only)
         self.dialect = dialect(self.conn)
         self.foreign = False  # PostgreSQL: tables in the read models' schema that its owner does not own
+        self.wary = False  # PostgreSQL: a session that must not touch the stored read models at all
         if self.dialect == "postgresql":
-            may_write, self.foreign = take_read_role(self.conn)
-            self.read_only = not may_write
+            role = read_role(self.conn)
+            self.read_only, self.foreign, self.wary = not role.may_write, role.foreign, role.wary
         self.mark = "?" if self.dialect == "sqlite" else "%s"
         self.column = "rowid" if self.dialect == "sqlite" else "notification_id"
         self.ready = False
@@ -138,6 +142,8 @@ class ReadModels:
         """A read transaction on the live generation: (queries' Db, position), once the log is
         seen to still hold the position they were built up to. What fails to read in them is
         said as damaged read models (`damage_said`)."""
+        if self.wary and self.memory is None:
+            self._in_memory()
         if self.memory is not None:
             with self.memory.reading() as read:
                 yield read
@@ -150,7 +156,10 @@ class ReadModels:
 
     def _state(self, lock: bool = False) -> tuple[int, int, str]:
         """(generation, position, chain hash there); `lock` holds the row until the transaction
-        ends (on SQLite the whole database is already held by BEGIN IMMEDIATE)."""
+        ends (on SQLite the whole database is already held by BEGIN IMMEDIATE). A wary session has
+        none: it never reads the stored read models."""
+        if self.wary:
+            raise LookupError("read models not read by this session")
         sql = "SELECT generation, position, hash FROM ledger_projection WHERE name = ?"
         rows = self._sql(sql + (" FOR UPDATE" if lock and self.dialect == "postgresql" else ""), (NAME,))
         if not rows:
@@ -287,6 +296,8 @@ class ReadModels:
         them back. A writer's catch-up never fails the write: when the log no longer holds the
         read models' position, it leaves them, and the next read refuses and says why."""
         if self.read_only:
+            if self.wary and recorded:
+                return 0  # its own writes: its next read builds the read models from the log anyway
             return self._in_memory()
         # a live read model someone edited can make the projector's writes fail (one built in
         # memory from a log says what in the log it could not read: verify --deep)
@@ -344,10 +355,13 @@ class ReadModels:
         """A ledger file this user may only read (or read models this PostgreSQL role may not
         write): the stored read models answer when they are up to date; otherwise (missing, of
         another layout, behind) read models are built in memory from the log for this read, as
-        --as-of does, and nothing is written."""
+        --as-of does, and nothing is written. A wary session always builds them in memory."""
         if self.memory is not None:
             return 0
         head = self.head()
+        if self.wary:
+            self.memory = ReadModels(None, self._log)
+            return self.memory.catch_up(upto=head)
         try:
             with self._transaction(write=False):
                 _, position, hashed = self._state()
@@ -376,6 +390,11 @@ class ReadModels:
         """
         assert self.settings is not None
         if self.read_only:
+            if self.wary:
+                raise Refused(f"replay rebuilds the read models, and role {self.settings.postgres['user']} may act "
+                              f"as the owner of the ledger at {self.settings.where}: such a role never touches the "
+                              f"read models (schema {READ_SCHEMA}, the writers' group's), its reads are built in "
+                              "memory from the log: run replay as a member of the writers' group")
             if self.dialect == "postgresql":
                 role = self.settings.postgres["user"]
                 raise Refused(f"replay rebuilds the read models, and role {role} may not write them (schema "

@@ -266,10 +266,16 @@ def cluster():
 
 def test_the_readme_grants_name_exactly_the_ledgers_tables():
     sql = readme_roles_sql()
-    assert "GRANT SELECT, INSERT ON public.ledger_events, public.ledger_receipts TO ledger_writer;" in sql
+    assert "GRANT SELECT ON public.ledger_events TO ledger_writer;" in sql
+    # the columns the ledger's own inserts name (a writer's writes, below, use them): never the
+    # position or db_role
+    columns = "originator_id, originator_version, topic, state, hash, signer, signature"
+    assert f"GRANT INSERT ({columns}) ON public.ledger_events TO ledger_writer;" in sql
+    assert "GRANT SELECT, INSERT ON public.ledger_receipts TO ledger_writer;" in sql
     assert "GRANT USAGE ON SEQUENCE public.ledger_events_notification_id_seq TO ledger_writer;" in sql
     assert "ALTER SCHEMA ledger_read OWNER TO ledger_writer;" in sql
     assert not re.search(r"\b(UPDATE|DELETE|TRUNCATE|ALL)\b", sql)  # writers only ever insert
+    assert "TO ledger_owner" not in sql  # the owner is no member of the writers' group
 
 
 class Shared:
@@ -376,6 +382,198 @@ def test_a_second_writer_replays_what_the_first_built_and_a_reader_answers_every
     assert carol.json("verify")["events"] == 31
 
 
+# ---------------------------------------------------------------------- PostgreSQL: what one role may plant for another
+
+
+def _as_writers_group(shared: Shared, sql: str) -> None:
+    """SQL run as alice acting as the writers' group, which owns the read models' schema."""
+    with shared.cluster.connect(shared.names["alice"], shared.database) as con:
+        con.execute(f'SET ROLE "{shared.names["ledger_writer"]}"')
+        con.execute(sql)
+
+
+def _events_table(shared: Shared) -> tuple[list[tuple[str, str]], list[str | None]]:
+    """The events table's user triggers, (name, enabled), and every stored event's db_role."""
+    with shared.cluster.connect(SUPERUSER, shared.database) as con:
+        triggers = con.execute("SELECT tgname::text, tgenabled::text FROM pg_trigger WHERE NOT tgisinternal "
+                               "AND tgrelid = 'public.ledger_events'::regclass ORDER BY tgname").fetchall()
+        roles = [r[0] for r in con.execute("SELECT db_role FROM public.ledger_events ORDER BY notification_id")]
+    return triggers, roles
+
+
+def test_the_owner_and_a_superuser_never_run_what_a_writer_planted_in_the_read_models(shared):
+    alice, bob, names, owner = shared.alice, shared.bob, shared.names, shared.owner
+    group = names["ledger_writer"]
+    # an owner kept in the writers' group (as an older README said) must not act as it either
+    shared.cluster.run(shared.database, f'GRANT "{group}" TO "{owner}"')
+    alice("case", "open", "kobe-port", "--title", "Shipments through Kobe port")
+    alice("cases")  # the read models, built by the writers' group
+    triggers_before, _ = _events_table(shared)
+    assert triggers_before and all(enabled == "O" for _, enabled in triggers_before)
+    # alice plants, in the schema her group owns: code that, run by someone more privileged, acts
+    # as them (RESET ROLE) to disable the append-only triggers and give her UPDATE and DELETE; on a
+    # catch-up's write (a trigger), and on any read that compares two varchar values (an operator)
+    _as_writers_group(shared, f"""
+        CREATE TABLE ledger_read.sprung (who text, acting text);
+        GRANT INSERT ON ledger_read.sprung TO PUBLIC;
+        CREATE FUNCTION ledger_read.spring() RETURNS void LANGUAGE plpgsql AS $$ BEGIN
+            INSERT INTO ledger_read.sprung VALUES (session_user, current_user);
+            BEGIN
+                RESET ROLE;
+                ALTER TABLE public.ledger_events DISABLE TRIGGER USER;
+                GRANT UPDATE, DELETE ON public.ledger_events TO "{names['alice']}";
+            EXCEPTION WHEN others THEN NULL; END;
+        END $$;
+        CREATE FUNCTION ledger_read.trap() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM ledger_read.spring(); RETURN NULL; END $$;
+        CREATE TRIGGER trap AFTER INSERT OR UPDATE OR DELETE ON ledger_read.ledger_projection
+            FOR EACH STATEMENT EXECUTE FUNCTION ledger_read.trap();
+        CREATE FUNCTION ledger_read.trap_eq(varchar, varchar) RETURNS boolean LANGUAGE plpgsql AS $$
+            BEGIN PERFORM ledger_read.spring(); RETURN $1::text = $2::text; END $$;
+        CREATE OPERATOR ledger_read.= (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = ledger_read.trap_eq);
+    """)
+
+    def stored_position() -> int:
+        with shared.cluster.connect(SUPERUSER, shared.database) as con:
+            return con.execute("SELECT position FROM ledger_read.ledger_projection").fetchone()[0]
+
+    for who in (owner, SUPERUSER):
+        bob("source", "add", f"after-{who}", "--publisher", "Bob", "--title", "The read models are behind")
+        position = stored_position()
+        run = Runner(shared.cluster.url(who, shared.database))
+        cases = run.json("cases")
+        shown = run.json("case", "show", "kobe-port")
+        report = run("report", "chiba-lexus").stdout
+        deep = run.json("verify", "--deep")
+        assert deep["ok"] and deep["events"] == len(_events_table(shared)[1])
+        _one_line_refusal(run("replay", code=1), f"role {who} may act as the owner", "run replay as a member of the "
+                          "writers' group")
+        assert run.json("init")["read_models"]["stored"] is False
+        assert stored_position() == position  # read in memory: the stored read models were not caught up
+        # the same answers as a writer's, from the read models it catches up
+        assert cases == alice.json("cases") and shown == alice.json("case", "show", "kobe-port")
+        assert report == alice("report", "chiba-lexus").stdout
+        shown.pop("position")
+        assert shown["status"] == "open" and [c["id"] for c in cases] == [
+            "chiba-lexus", "han-ivory", "han-zimbabwe-1992", "kobe-port"]
+
+    with shared.cluster.connect(SUPERUSER, shared.database) as con:
+        sprung = {r[0] for r in con.execute("SELECT who FROM ledger_read.sprung")}
+        rights = con.execute("SELECT has_table_privilege(%s, 'public.ledger_events', 'UPDATE'), "
+                             "has_table_privilege(%s, 'public.ledger_events', 'DELETE')",
+                             (names["alice"], names["alice"])).fetchone()
+    assert sprung and not sprung & {owner, SUPERUSER}  # the writers' reads ran it, as themselves
+    assert rights == (False, False)
+    assert _events_table(shared)[0] == triggers_before  # every trigger still there, still enabled
+    with shared.cluster.connect(names["alice"], shared.database) as con:
+        import psycopg
+
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            con.execute("DELETE FROM public.ledger_events")
+
+
+
+def test_a_single_user_ledger_keeps_its_stored_read_models(story, db_url):
+    """The superuser that made the ledger owns the read models' schema too: nobody else can plant
+    anything there, so it reads and catches up the stored read models (not in memory)."""
+    from projections.readmodels import ReadModels
+
+    assert story.json("init")["read_models"] == {"position": 28, "stored": True}
+    read_models = ReadModels(Settings(db=db_url))
+    try:
+        assert not read_models.wary and not read_models.read_only
+        read_models.catch_up()
+        assert read_models.memory is None
+    finally:
+        read_models.close()
+
+FORGE = ("INSERT INTO public.ledger_events (originator_id, originator_version, topic, state, hash) "
+         "VALUES (gen_random_uuid(), 1, 'forged:Event', '\\x7b7d', 'forged')")
+
+
+def test_a_writer_cannot_have_another_writers_catch_up_store_an_event_in_its_name(shared):
+    alice, bob, names = shared.alice, shared.bob, shared.names
+    alice("case", "open", "kobe-port", "--title", "Shipments through Kobe port")
+    alice("cases")
+    # a trigger on the read models' state that inserts an event: it runs in the session of the next
+    # writer to catch up, which acts as the writers' group there
+    _as_writers_group(shared, f"""
+        CREATE FUNCTION ledger_read.forge() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN {FORGE}; RETURN NULL; END $$;
+        CREATE TRIGGER forge AFTER UPDATE ON ledger_read.ledger_projection
+            FOR EACH STATEMENT EXECUTE FUNCTION ledger_read.forge();
+    """)
+    bob("source", "add", "bobs-source", "--publisher", "Bob", "--title", "Bob's own")
+    _one_line_refusal(bob("cases", code=1), "events are inserted only by the ledger's own writes")
+    _, roles = _events_table(shared)
+    assert roles[28:] == [names["alice"], names["bob"]]
+
+    # the same, back as bob himself first (RESET ROLE), its failure hidden so that bob's read goes on
+    _as_writers_group(shared, f"""
+        CREATE OR REPLACE FUNCTION ledger_read.forge() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+            BEGIN RESET ROLE; {FORGE}; EXCEPTION WHEN others THEN NULL; END;
+            SET ROLE "{names['ledger_writer']}";
+            RETURN NULL; END $$;
+    """)
+    assert "kobe-port" in {c["id"] for c in bob.json("cases")}  # caught up
+    alice("case", "status", "kobe-port", "investigating", "--reason", "new leads")
+    assert bob.json("case", "show", "kobe-port")["status"] == "investigating"
+    _, roles = _events_table(shared)
+    assert roles[28:] == [names["alice"], names["bob"], names["alice"]]
+    assert bob.json("verify")["ok"]
+
+
+def test_a_writer_inserts_only_the_columns_the_ledger_writes_and_only_as_itself(shared):
+    import psycopg
+
+    names = shared.names
+    host, _, port = HOSTPORT.partition(":")
+    values = "gen_random_uuid(), 1, 'forged:Event', '\\x7b7d', 'forged'"
+    columns = "originator_id, originator_version, topic, state, hash"
+    with shared.cluster.connect(names["alice"], shared.database) as con:
+        for extra, value in (("notification_id", "1000"), ("db_role", f"'{shared.owner}'")):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                con.execute(f"INSERT INTO public.ledger_events ({columns}, {extra}) VALUES ({values}, {value})")
+        con.execute(f'SET ROLE "{names["ledger_writer"]}"')  # as the group: not a login acting as itself
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="acting as"):
+            con.execute(f"INSERT INTO public.ledger_events ({columns}) VALUES ({values})")
+    # the read models' connection, marked as it opens: refused whatever role it acts as
+    with psycopg.connect(dbname=shared.database, user=names["alice"], host=host, port=port or "5432",
+                         autocommit=True, options="-c post_auth_delay=0") as con:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="read models' connection"):
+            con.execute(f"INSERT INTO public.ledger_events ({columns}) VALUES ({values})")
+    assert len(_events_table(shared)[1]) == 28
+    shared.alice("case", "open", "kobe-port", "--title", "The ledger's own insert, with the column grant")
+    assert _events_table(shared)[1][28:] == [names["alice"]]
+    assert shared.alice.json("verify")["ok"]
+
+
+def test_a_ledger_with_the_former_db_role_trigger_is_upgraded_by_its_owners_init(shared):
+    alice, names = shared.alice, shared.names
+    shared.cluster.run(shared.database, """
+        DROP TRIGGER IF EXISTS ledger_events_not_from_read_models ON public.ledger_events;
+        CREATE OR REPLACE FUNCTION public.ledger_stamp_role() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN NEW.db_role := session_user; RETURN NEW; END $$;
+        COMMENT ON FUNCTION public.ledger_stamp_role() IS NULL;
+    """)
+    refused = alice("case", "open", "too-early", "--title", "Before the owner's init", code=1)
+    _one_line_refusal(refused, "was made by an older version", "the current version of the trigger function "
+                      "ledger_stamp_role", "the database owner must run")
+    upgraded = shared.as_owner.json("init")
+    assert upgraded["done"] == "upgraded"
+    assert upgraded["changes"] == ["the trigger ledger_events_not_from_read_models",
+                                   "the current version of the trigger function ledger_stamp_role"]
+    assert shared.as_owner.json("init")["done"] == "nothing"
+    alice("case", "open", "after-init", "--title", "After the owner's init")
+    import psycopg
+
+    with shared.cluster.connect(names["alice"], shared.database) as con:
+        con.execute(f'SET ROLE "{names["ledger_writer"]}"')
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="acting as"):
+            con.execute(FORGE)
+    assert _events_table(shared)[1][28:] == [names["alice"]]
+
+
 def test_a_write_after_init_runs_no_ddl_on_postgresql(cluster, tmp_path):
     owner = cluster.role("owner")
     database = cluster.database(owner)
@@ -480,7 +678,8 @@ def test_an_old_postgres_ledger_refuses_a_writer_until_its_owner_runs_init(clust
     assert upgraded["changes"] == [
         "the evidence columns signer, signature, db_role", "the receipts table ledger_receipts",
         "the triggers ledger_events_append_only, ledger_events_no_truncate, ledger_receipts_append_only, "
-        "ledger_receipts_no_truncate, ledger_events_db_role", "the read models' schema ledger_read"]
+        "ledger_receipts_no_truncate, ledger_events_db_role, ledger_events_not_from_read_models",
+        "the read models' schema ledger_read"]
     assert upgraded["read_models"] == {"position": 28, "stored": True}
     with cluster.connect(SUPERUSER, database) as con:
         public = {r[0] for r in con.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
