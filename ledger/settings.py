@@ -226,16 +226,17 @@ def default_actor() -> str:
 
 
 def check_actor(actor: str | None) -> str:
-    """Who records, as stored on every event: a name under the rules of every text ("text in")."""
-    from ledger.values import check_text
+    """Who records, as stored on every event: a name under the rules of every text ("text in"),
+    with a letter or a digit and no invisible characters (`ledger.values.check_name`)."""
+    from ledger.values import check_name, check_text
 
     try:
-        name = check_text(actor or "")
+        if not any(c.isalnum() for c in check_text(actor or "")):
+            raise InvalidInput("--actor (LEDGER_ACTOR) is blank: give the name to record as")
+        return check_name(actor or "")
     except InvalidInput as error:
-        raise InvalidInput(f"--actor (LEDGER_ACTOR): {error}") from None
-    if not name or not any(c.isalnum() for c in name):
-        raise InvalidInput("--actor (LEDGER_ACTOR) is blank: give the name to record as")
-    return name
+        message = str(error)
+        raise InvalidInput(message if message.startswith("--actor") else f"--actor (LEDGER_ACTOR): {message}") from None
 
 
 def open_ledger(settings: Settings, create: bool = False, checked: bool = False):

@@ -121,3 +121,11 @@ def test_no_write_is_appended_to_a_tail_inserted_with_a_made_up_hash(run):
     con = sqlite3.connect(run.url)
     assert con.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0] == count
     con.close()
+
+
+@pytest.mark.parametrize("actor", ["bob\u200b", "\u2060bob", "b\u00adob"])
+def test_an_actor_with_invisible_characters_is_refused(tmp_path, actor):
+    run = KeyedRunner(str(tmp_path / "l.db"), tmp_path)
+    result = run("source", "add", "s1", "--publisher", "P", "--title", "T", actor=actor, code=2)
+    assert result.stderr.startswith("Error: --actor (LEDGER_ACTOR): the invisible character U+")
+    assert not (tmp_path / "l.db").exists()
