@@ -1,7 +1,7 @@
 """The `ledger` command: the group, its global options, and the mapping of errors to exit codes.
 
 Commands are thin: they fill an input model and call the application or a query. Heavy modules
-(eventsourcing, SQLAlchemy, pydantic, rich) are imported inside the commands that need them, so
+(eventsourcing, pydantic, cryptography) are imported inside the commands that need them, so
 `ledger --help` stays fast.
 """
 
