@@ -78,7 +78,13 @@ def from_the_log(ctx: Any, as_of: str | None) -> tuple[Any, int, str, dict[str, 
     app = ctx.app()
     position = app.position_at(as_of) if as_of is not None else (app.recorder.max_notification_id() or 0)
     head, receipt = latest_receipt(app, position)
-    return ctx.read_models(str(position)), position, head, receipt
+    read_models = ctx.read_models(str(position))
+    if read_models.built_to()[1] != head:  # two reads of the log, which must have seen the same rows
+        from ledger.errors import LogChanged
+
+        raise LogChanged("the log read to build the report is not the log that was audited (it does not end "
+                         f"at head {head}); run ledger verify")
+    return read_models, position, head, receipt
 
 
 def attach(cli: click.Group) -> None:
@@ -96,8 +102,9 @@ def attach(cli: click.Group) -> None:
 
             app = ctx.app()
             ctx.read_models()  # the read models' check: a log cut or rewritten under them is refused
-            verified_head(app, app.recorder.max_notification_id() or 0)  # refused, before any output, unless it holds
-            ops = list(export_ops(app, case_id))
+            position = app.recorder.max_notification_id() or 0
+            head = verified_head(app, position)  # refused, before any output, unless it holds
+            ops = list(export_ops(app, case_id, upto=position, head=head))  # that log, not a later one
             write_out((json.dumps(op, ensure_ascii=False) + "\n" for op in ops), output)
             return
         read_models, _, _, _ = from_the_log(ctx, None)

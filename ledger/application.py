@@ -226,10 +226,14 @@ class Ledger(Application):
         self._signing_rules(unit, {str(getattr(e, "actor", None)) for e in unit.events}, adopting, registering,
                             revoking)
 
-    def may_write(self, actor: str) -> None:
+    def may_write(self, actor: str) -> list[tuple[int, str, int]]:
         """Refused now, as a write by `actor` would be at its commit: a bulk write says so before
-        it validates a whole file."""
-        self._signing_rules(self.unit(), {actor}, adopting=False, registering=None)
+        it validates a whole file. Returns what such a write relies on (the policy's and the key's
+        streams, at the versions seen), for a write stored without a unit: an import's batches,
+        which another writer's policy or revocation in between makes check again, and refuse."""
+        unit = self.unit()
+        self._signing_rules(unit, {actor}, adopting=False, registering=None)
+        return unit.preconditions
 
     def _signing_rules(self, unit: Unit, actors: set[str], adopting: bool, registering: str | None,
                        revoking: bool = False) -> None:
@@ -445,8 +449,10 @@ class Ledger(Application):
         registry = self.key_registry()
         signer = getattr(self.recorder, "signer", None)
         if signer is None or signer.key_id not in may_revoke(registry, registry[op.key_id]):
-            raise Refused(f"key {op.key_id} is revoked in a write signed with its owner's key ({key.owner}) or the "
-                          f"key of whoever registered it ({registry[op.key_id].by}) (--key); nothing was stored")
+            sponsor = registry[op.key_id].by
+            raise Refused(f"key {op.key_id} is revoked in a write signed with a key of its owner ({key.owner})"
+                          + (f" or of its sponsor ({sponsor})" if sponsor and sponsor != key.owner else "")
+                          + " (--key); nothing was stored")
         left = [k for k in registry.values() if k.revoked is None and k.key_id != op.key_id]
         if not left and self.signatures_required():
             raise Refused(f"key {op.key_id} is the last key not revoked, and every write must be signed: revoking "

@@ -41,6 +41,7 @@ import orjson
 
 from ledger.chain import GENESIS, ChainRow, link
 from ledger.errors import InvalidInput, Refused
+from ledger.values import check_name, name_key
 
 KEY_ID = re.compile(r"ed25519:[0-9a-f]{32}")
 HASH = re.compile(r"[0-9a-f]{64}")
@@ -205,8 +206,6 @@ def make_receipt(signer: Signer, actor: str, ledger_id: str, position: int, head
 
 def parse_receipt(text: str | bytes, name: str) -> dict[str, Any]:
     """A receipt file's JSON object, with every field of the right type; else bad input."""
-    from ledger.values import check_name
-
     if isinstance(text, bytes):
         text = text.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark some editors write
     try:
@@ -320,15 +319,21 @@ def _actor(state: bytes) -> Any:
 
 
 def active_keys(keys: dict[str, RegisteredKey], owner: str | None) -> list[str]:
-    return [k.key_id for k in keys.values() if k.owner == owner and k.revoked is None]
+    """The keys not revoked of one actor (names compared as `ledger.values.name_key` does)."""
+    if owner is None:
+        return []
+    who = name_key(owner)
+    return [k.key_id for k in keys.values() if name_key(k.owner) == who and k.revoked is None]
 
 
 def may_register(keys: dict[str, RegisteredKey], owner: str) -> set[str] | None:
     """The keys whose write may register a key for `owner`: any registered key (None) when the
     actor never had one (the registration shows who vouched for them); else the actor's own
-    keys, or those of whoever registered their first key, who can replace a lost one. Another key
-    holder cannot take over a name by registering a key for it."""
-    history = [k for k in keys.values() if k.owner == owner]
+    keys, or those of their sponsor, the owner of the key that signed the registration of their
+    first key, who can replace a lost one. Another key holder cannot take over a name (nor one
+    that differs from it only in case or width) by registering a key for it."""
+    who = name_key(owner)
+    history = [k for k in keys.values() if name_key(k.owner) == who]
     if not history:
         return None
     first = min(history, key=lambda k: k.added)
@@ -336,13 +341,15 @@ def may_register(keys: dict[str, RegisteredKey], owner: str) -> set[str] | None:
 
 
 def may_revoke(keys: dict[str, RegisteredKey], key: RegisteredKey) -> set[str]:
-    """The keys whose write may revoke `key`: its owner's, and those of whoever registered it."""
+    """The keys whose write may revoke `key`: its owner's, and its sponsor's (the owner of the key
+    that signed its registration)."""
     return {*active_keys(keys, key.owner), *active_keys(keys, key.by)}
 
 
-def register(result: Audit, row: ChainRow) -> tuple[str, set[str] | None] | None:
+def register(result: Audit, row: ChainRow) -> tuple[str, set[str] | None, str | None] | None:
     """Keep the keys and the policy as the log stood at this row. For a key's registration or
-    revocation, returns (what it did, the keys allowed to sign it; None: any)."""
+    revocation, returns (what it did, the keys allowed to sign it (None: any), a problem that
+    no signature mends)."""
     try:
         doc = orjson.loads(row.state)
     except orjson.JSONDecodeError:
@@ -357,10 +364,19 @@ def register(result: Audit, row: ChainRow) -> tuple[str, set[str] | None] | None
         key_id = doc.get("key_id")
         if len(raw) == 32 and key_id == key_id_of(raw) and key_id not in result.keys:
             owner = str(doc.get("owner"))
+            what = f"key {key_id} is registered at position {row.position} for {owner!r}"
+            try:
+                check_name(owner)
+            except InvalidInput as error:
+                return what, set(), f"{what}, a name the ledger refuses ({error})"
             allowed = may_register(result.keys, owner)
-            result.keys[key_id] = RegisteredKey(key_id, raw, owner, row.position, by=str(doc.get("actor")),
+            # its sponsor: the owner of the key that signed its registration (itself, for a key that
+            # registers itself); none for a registration nobody signed
+            signer = result.keys.get(str(row.signer)) if row.signer else None
+            sponsor = owner if row.signer == key_id else signer.owner if signer is not None else None
+            result.keys[key_id] = RegisteredKey(key_id, raw, owner, row.position, by=sponsor,
                                                 stream=row.originator_id)
-            return f"key {key_id} is registered at position {row.position} for {owner!r}", allowed
+            return what, allowed, None
     elif row.topic == KEY_REVOKED:
         # a Key.Revoked event, as the application stores it, holds no key_id: it is the event of
         # the key's own stream, the stream its Key.Added event began
@@ -369,7 +385,7 @@ def register(result: Audit, row: ChainRow) -> tuple[str, set[str] | None] | None
         if key is not None and key.revoked is None:
             allowed = may_revoke(result.keys, key)
             key.revoked = row.position
-            return f"key {key.key_id} of {key.owner!r} is revoked at position {row.position}", allowed
+            return f"key {key.key_id} of {key.owner!r} is revoked at position {row.position}", allowed, None
     elif row.topic == POLICY_ADOPTED and doc.get("policy") == REQUIRE_SIGNATURES and result.policy is None:
         result.policy = row.position
     return None
@@ -418,6 +434,8 @@ class _Walk:
                     check.problem = (f"the ledger no longer passes through the receipt's head at position {p}: "
                                      "the log was rewritten at or before it")
         change = register(result, row) if row.topic in (KEY_ADDED, KEY_REVOKED, POLICY_ADOPTED) else None
+        if change is not None and change[2] is not None:
+            return p, change[2]
         if row.signer is None:
             if self.run:
                 first, last = self.run[0].position, self.run[-1].position

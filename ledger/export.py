@@ -17,15 +17,34 @@ from ledger.codes import EVENT_CODES
 from ledger.errors import NotFound
 
 
-def export_ops(app: Any, case_id: str | None = None) -> Iterator[dict[str, Any]]:
-    keep = _case_scope(app, case_id) if case_id is not None else None
+def export_ops(app: Any, case_id: str | None = None, upto: int | None = None,
+               head: str | None = None) -> Iterator[dict[str, Any]]:
+    """The log up to `upto` as import lines. With `head` (the audited head at `upto`), the rows
+    read here are chained again as they go and must end at that head: what is written is what was
+    audited, even if the database showed this read other rows than the audit's."""
+    keep = _case_scope(app, case_id, upto) if case_id is not None else None
     refs: dict[str, str] = {}
-    for row, event in app.log():
+    for row, event in _checked(app.log(upto=upto), head):
         stream = row.originator_id
         if keep is not None and stream not in keep:
             continue
         for op in _ops(event, stream, refs):
             yield op
+
+
+def _checked(log: Iterator[tuple[Any, Any]], head: str | None) -> Iterator[tuple[Any, Any]]:
+    from ledger.chain import GENESIS, link
+    from ledger.errors import LogChanged
+
+    previous = GENESIS
+    for row, event in log:
+        previous = link(previous, row.originator_id, row.originator_version, row.topic, row.state)
+        if head is not None and previous != row.hash:
+            raise LogChanged(f"the event at position {row.position} does not match the hash chain the export "
+                             "was audited with; run ledger verify")
+        yield row, event
+    if head is not None and previous != head:
+        raise LogChanged("the log read for the export does not end at the head it was audited with; run ledger verify")
 
 
 def _ops(event: Any, stream: str, refs: dict[str, str]) -> list[dict[str, Any]]:
@@ -64,7 +83,7 @@ def _compact(data: dict[str, Any], keep: tuple[str, ...] = ()) -> dict[str, Any]
     return {k: v for k, v in data.items() if k in keep or v not in (None, [], {})}
 
 
-def _case_scope(app: Any, case_id: str) -> set[str]:
+def _case_scope(app: Any, case_id: str, upto: int | None = None) -> set[str]:
     """The streams an export of one case needs: the case, its incidents, and every source and
     entity they name (with the entities those were merged with), so that it imports on its own."""
     from ledger.values import derived_id, is_country_ref
@@ -76,7 +95,7 @@ def _case_scope(app: Any, case_id: str) -> set[str]:
     merges: list[tuple[str, str]] = []
     refs: dict[str, str] = {}
     found = False
-    for row, event in app.log():
+    for row, event in app.log(upto=upto):
         if row.originator_id == case_stream:
             found = True
         if isinstance(event, Entity.Added):

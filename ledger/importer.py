@@ -180,7 +180,7 @@ def _store(app, spill: IO[bytes], actor: str, size: int, total: int, report: Cal
     done = 0
     for chunk in _chunks(spill, size):
         lines = [orjson.loads(raw) for raw in chunk]
-        events, preconditions = [], []
+        events, preconditions = [], list(app.may_write(actor))  # the signature rules, as of this batch
         for line in lines:
             preconditions.extend((len(events) + index, stream, version) for index, stream, version in line[6])
             events.extend(line[2])

@@ -133,9 +133,11 @@ class ChainReads:
     def rows_of(self, topics: Sequence[str]) -> list[ChainRow]:
         """The stored rows of these topics (the keys' events: few), in position order."""
         p, q = self.position_column, self.placeholder
-        rows = self._fetch(f"SELECT {p}, originator_id, originator_version, topic, state, hash FROM {self._table} "
-                           f"WHERE topic IN ({','.join([q] * len(topics))}) ORDER BY {p}", list(topics))
-        return [ChainRow(r[0], stream_hex(r[1]), r[2], r[3], stored_bytes(r[4]), r[5]) for r in rows]
+        signer = "signer" if "signer" in self.evidence_columns() else "NULL AS signer"
+        rows = self._fetch(f"SELECT {p}, originator_id, originator_version, topic, state, hash, {signer} "
+                           f"FROM {self._table} WHERE topic IN ({','.join([q] * len(topics))}) ORDER BY {p}",
+                           list(topics))
+        return [ChainRow(r[0], stream_hex(r[1]), r[2], r[3], stored_bytes(r[4]), r[5], r[6]) for r in rows]
 
     def first_hash(self) -> str | None:
         """The chain hash of the first stored event: the ledger's own id (`ledger.evidence`)."""

@@ -86,10 +86,28 @@ def check_name(value: str) -> str:
     name = check_text(value)
     if not any(c.isalnum() for c in name):
         raise InvalidInput("a name must have a letter or a digit")
-    invisible = next((c for c in name if unicodedata.category(c) == "Cf"), None)
+    invisible = next((c for c in name if unicodedata.category(c) == "Cf" or c in _INVISIBLE), None)
     if invisible is not None:
         raise InvalidInput(f"the invisible character U+{ord(invisible):04X} is not allowed in a name")
+    scripts = {unicodedata.name(c, "").split(" ", 1)[0] for c in name if c.isalpha()} & {"LATIN", "CYRILLIC", "GREEK"}
+    if len(scripts) > 1:  # а (Cyrillic) in a Latin name reads as a (Latin): two names that look one
+        raise InvalidInput(f"a name may not mix {' and '.join(sorted(s.title() for s in scripts))} letters")
     return name
+
+
+# characters that show nothing (besides Unicode's format characters): the combining grapheme
+# joiner, variation selectors, Hangul and Mongolian fillers, the Braille blank
+_INVISIBLE = frozenset(["\u034f", "\u115f", "\u1160", "\u17b4", "\u17b5", "\u180b", "\u180c", "\u180d",
+                        "\u180e", "\u180f", "\u2800", "\u3164", "\uffa0",
+                        *map(chr, range(0xFE00, 0xFE10)), *map(chr, range(0xE0100, 0xE01F0))])
+
+
+def name_key(name: str) -> str:
+    """A name as compared to decide whose it is: NFKC-normalised and case-folded, so that Alice,
+    alice and ａｌｉｃｅ (full-width) are one person's name."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", name).casefold()
 
 
 def check_url(value: str) -> str:

@@ -166,6 +166,12 @@ class ReadModels:
             raise LookupError("read models not created")
         return rows[0][0], rows[0][1], rows[0][2]
 
+    def built_to(self) -> tuple[int, str]:
+        """(position, chain hash) of the last event these read models hold."""
+        with self._transaction(write=False):
+            _, position, hashed = self._state()
+        return position, hashed
+
     def _move(self, position: int, hashed: str, generation: int | None = None) -> None:
         if generation is None:
             self._sql("UPDATE ledger_projection SET position = ?, hash = ? WHERE name = ?", (position, hashed, NAME))

@@ -597,7 +597,7 @@ def test_only_its_owner_or_its_sponsor_revokes_a_key_or_replaces_it(run, alice):
     bob = run.json("key", "add", "bob", run.new_key("b"), "--reason", "his", key="b", actor="bob")["key"]
     carol = run.json("key", "add", "carol", run.new_key("c"), "--reason", "alice vouches", key="k")["key"]
     before = events(run.url)
-    assert "registered it" in run("key", "revoke", alice, "--reason", "x", key="b", code=1).stderr
+    assert "a key of its owner (alice)" in run("key", "revoke", alice, "--reason", "x", key="b", code=1).stderr
     assert "has or had a key" in run("key", "add", "alice", run.new_key("evil"), "--reason", "x", key="b",
                                      code=1).stderr
     run("key", "revoke", carol, "--reason", "x", key="b", code=1)
@@ -818,3 +818,40 @@ def test_the_sponsor_of_a_first_key_may_revoke_and_replace_it(keys):
     result = audit(log.rows)
     assert result.ok, result.problem
     assert result.keys[keys["mallory"].key_id].owner == "carol" and result.keys[keys["carol"].key_id].revoked == 3
+
+
+def test_an_unsigned_registration_gives_no_sponsor_so_no_chain_of_names_takes_a_name_over(run, tmp_path):
+    """The second review's attack: alice's key registered unsigned by 'lead' (a name with no key);
+    mallory registers a first key for 'lead', and with it tries to give alice a new key."""
+    run("source", "add", "s0", "--publisher", "P", "--title", "T", actor="lead")
+    alice = run.json("key", "add", "alice", run.new_key("a"), "--reason", "x", actor="lead")["key"]
+    run("key", "add", "mallory", run.new_key("m"), "--reason", "x", actor="mallory")
+    run("policy", "require-signatures", "--reason", "x", key="a")
+    run("key", "add", "lead", run.new_key("m2"), "--reason", "x", key="m")  # a first key: allowed, and shown
+    before = events(run.url)
+    assert "has or had a key" in run("key", "add", "alice", run.new_key("m3"), "--reason", "x", key="m2",
+                                     code=1).stderr
+    assert "revoked in a write signed with a key of its owner (alice)" in run(
+        "key", "revoke", alice, "--reason", "x", key="m2", code=1).stderr
+    assert events(run.url) == before
+    lead = [k for k in run.json("key", "list") if k["actor"] == "lead"][0]
+    assert lead["registered_by"] == "mallory"
+
+
+@pytest.mark.parametrize("name", ["Alice", "ALICE", "\uff41\uff4c\uff49\uff43\uff45"])
+def test_a_name_that_differs_only_in_case_or_width_is_the_same_person(run, alice, name):
+    run.new_key("b")
+    run("key", "add", "bob", run.new_key("b2"), "--reason", "x", key="b2", actor="bob")
+    result = run("key", "add", name, run.new_key("x"), "--reason", "x", key="b2", code=1)
+    assert "has or had a key" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["alice\u034f", "alice\ufe0f", "\u3164alice", "alice\u2800", "\u0430lice"])
+def test_names_that_hide_or_borrow_letters_are_refused(run, name):
+    result = run("key", "add", name, run.new_key("x"), "--reason", "x", actor="bob", code=2)
+    assert result.stderr.startswith("Error: ACTOR: ") and ("invisible" in result.stderr or "mix" in result.stderr)
+
+
+def test_the_audit_fails_a_key_registered_for_a_name_the_ledger_refuses(keys):
+    log = registered(keys, "alice").write(key_added(keys["bob"], "b\u200bob", "alice"), signer=keys["alice"])
+    refused(log.rows, 2, "a name the ledger refuses")
