@@ -8,8 +8,8 @@ import click
 
 from commands.output import emit, emit_rows, format_option, json_option, say
 
-HISTORY_COLUMNS = ["position", "stream", "version", "type", "recorded_at", "recorded_by", "signer", "db_role", "hash",
-                   "verified", "data", "changes"]
+HISTORY_COLUMNS = ["position", "stream", "version", "type", "recorded_at", "recorded_by", "signer", "signed", "db_role",
+                   "hash", "verified", "data", "changes"]
 
 
 def attach(cli: click.Group) -> None:
@@ -151,7 +151,7 @@ def _show_history(rows: list[dict[str, Any]]) -> None:
         click.echo(f"#{r['position']}  {terminal(r['type'])}  {terminal(r['stream'])}  v{r['version']}")
         role = f" (database role {terminal(r['db_role'])})" if r.get("db_role") else ""
         click.echo(f"    recorded {terminal(r['recorded_at'])} by {terminal(r['recorded_by'])}{role}; "
-                   f"{'signed with ' + terminal(r['signer']) if r['signer'] != 'unsigned' else 'unsigned'}; hash {terminal(r['hash'][:16])}")
+                   f"{_signed(r, terminal)}; hash {terminal(r['hash'][:16])}")
         for name, change in r.get("changes", {}).items():
             click.echo(f"    {terminal(name)}: {terminal(_plain(change['old']))} -> {terminal(_plain(change['new']))}")
         data = dict(r["data"])
@@ -163,6 +163,14 @@ def _show_history(rows: list[dict[str, Any]]) -> None:
             if name in ("digest", "op_key", "changes", "precision") or value in (None, [], {}):
                 continue
             click.echo(f"    {terminal(name)}: {terminal(_plain(value))}")
+
+
+def _signed(row: dict[str, Any], terminal: Any) -> str:
+    if row["signer"] == "unsigned":
+        return "unsigned"
+    if row["signed"]:
+        return f"signed with {terminal(row['signer'])}"
+    return f"claims signer {terminal(row['signer'])}, but no signature that holds covers it: run ledger verify"
 
 
 def _plain(value: Any) -> str:

@@ -241,6 +241,7 @@ class Ledger(Application):
         signer = getattr(self.recorder, "signer", None)
         policy = unit.get(Policy, self.POLICY_ID)
         stored_policy = policy is not None and not adopting
+        self.recorder.signed_tail = stored_policy
         unit.preconditions.insert(0, (0, self.POLICY_ID.hex, policy.version if stored_policy else 0))
         if signer is None:
             if stored_policy:
@@ -425,6 +426,9 @@ class Ledger(Application):
         existing = unit.get(Key, self.key_stream(key_id))
         if existing is not None:
             existing.same_as(op.owner, public_text(raw))
+            if existing.revoked:
+                raise Refused(f"key {key_id} was revoked: a revoked key is never registered again; make a new one "
+                              "(ledger key new)")
             return Outcome(key_id, skipped=True)
         from ledger.evidence import may_register
 

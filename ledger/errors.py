@@ -64,3 +64,14 @@ class LogChanged(VerificationFailed):
 class ReadModelsDamaged(Refused):
     """Reading the read models failed in a way no ledger the projector built could: they were
     edited or damaged (`ledger verify --deep` says where; `ledger replay --force` rebuilds them)."""
+
+
+class Unprojectable(LogChanged):
+    """An event whose chain link holds but which no projection can read: stored by hand, as no
+    write of the ledger stores it."""
+
+    def __init__(self, position: int, topic: str, cause: Exception):
+        self.position, self.cause = position, cause
+        super().__init__(f"the event at position {position} ({topic.split(':')[-1]}) holds what no write of the "
+                         f"ledger stores ({type(cause).__name__}: {cause}), so no read model can show it; "
+                         "run ledger verify --deep")

@@ -55,20 +55,22 @@ def history(app: Any, ident: str | None = None) -> list[dict[str, Any]]:
     if ident is not None and not rows:
         raise NotFound(f"nothing recorded under {ident}")
     claimed = [r for r in rows if r["signer"] != "unsigned"]
+    for r in rows:
+        r["signed"] = False  # a signature that holds covers it, by the key registered for its actor
     if claimed:  # a signer column is a claim until its write's signature is checked, by the audit verify runs
         from ledger.evidence import audit
 
         checked = audit(app.recorder.chain_rows())
         for r in claimed:
-            if checked.signer_at(r["position"]) != r["signer"]:
-                r["signer"] = f"{r['signer']} (not verified: run ledger verify)"
+            r["signed"] = checked.signer_at(r["position"]) == r["signer"]
     return rows
 
 
 def _diff(out: dict[str, Any], event: Any, current: dict[str, Any]) -> None:
     """Fold the incident's fields; an amendment's row gets `changes`: FIELD -> {old, new}."""
-    if hasattr(event, "fields"):
-        current.update(event.fields)
-    elif hasattr(event, "changes"):
-        out["changes"] = {f: {"old": current.get(f), "new": new} for f, new in event.changes.items()}
-        current.update(event.changes)
+    fields, changes = getattr(event, "fields", None), getattr(event, "changes", None)
+    if isinstance(fields, dict):
+        current.update(fields)
+    elif isinstance(changes, dict):  # (anything else was stored by hand: shown as it is, in `data`)
+        out["changes"] = {f: {"old": current.get(f), "new": new} for f, new in changes.items()}
+        current.update(changes)

@@ -58,8 +58,8 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
             "SELECT originator_id, MAX(originator_version) AS version FROM {table} "
             "WHERE originator_id = ANY(%s) GROUP BY originator_id"
         ).format(table=table)
-        self.tail_statement = SQL("SELECT originator_id, originator_version, topic, state, hash FROM {table} "
-                                  "ORDER BY notification_id DESC LIMIT 2").format(table=table)
+        self.tail_statement = SQL("SELECT originator_id, originator_version, topic, state, hash, signer, signature "
+                                  "FROM {table} ORDER BY notification_id DESC LIMIT 2").format(table=table)
 
     @property
     def _table(self) -> str:
@@ -78,8 +78,8 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
                 check_preconditions(stored_events, preconditions,
                                     {r["originator_id"].hex: r["version"] for r in curs.fetchall()})
             curs.execute(self.tail_statement)
-            previous = sealed_tail([(r["originator_id"].hex, r["originator_version"], r["topic"], r["state"], r["hash"])
-                                    for r in curs.fetchall()])
+            previous = sealed_tail([(r["originator_id"].hex, r["originator_version"], r["topic"], r["state"], r["hash"],
+                                     r["signer"], r["signature"]) for r in curs.fetchall()], self.signed_tail)
             hashes = seal(previous, stored_events)
             marks = [mark or (None, None) for mark in signatures(self.signer, previous, hashes, signed)]
             curs.execute(self.sealed_insert, (

@@ -65,19 +65,29 @@ def seal(previous: str, stored_events: Sequence[StoredEvent]) -> list[str]:
 Precondition = tuple[int, str, int]  # (index in the batch, stream, version the stream must be at)
 
 
-def sealed_tail(rows: Sequence[Sequence[Any]]) -> str:
-    """The hash a write seals onto: the last stored row's, once its own link holds (rows: the last
-    two stored, newest first, as (stream, version, topic, state, hash)). A broken tail, a row an
-    intruder inserted with a made-up hash, is never built on: every later event would inherit it."""
+def sealed_tail(rows: Sequence[Sequence[Any]], signed: bool = False) -> str:
+    """The hash a write seals onto: the last stored row's, once it is seen to be one the ledger
+    could have written (rows: the last two stored, newest first, as (stream, version, topic,
+    state, hash, signer, signature)): its link holds; a signer's write ends with its signature;
+    and, once signatures are required (`signed`), it is signed. A row an intruder inserted by hand
+    is never built on, so it stays at the tail, where the owner can take it out without breaking
+    the chain of anything written since."""
     if not rows:
         return GENESIS
+    from ledger.errors import LogChanged
+
     last = rows[0]
     previous = rows[1][4] if len(rows) > 1 else GENESIS
+    problem = None
     if link(previous, last[0], last[1], last[2], stored_bytes(last[3])) != last[4]:
-        from ledger.errors import LogChanged
-
-        raise LogChanged("the last stored event does not match the hash chain (edited or inserted by hand): "
-                         "nothing is appended to a broken chain; run ledger verify")
+        problem = "does not match the hash chain"
+    elif last[5] is not None and last[6] is None:
+        problem = f"claims signer {last[5]} but no write of the ledger ends without its signature"
+    elif signed and last[5] is None:
+        problem = "is unsigned, though signatures are required"
+    if problem:
+        raise LogChanged(f"the last stored event {problem} (edited or inserted by hand): nothing is appended "
+                         "to it; run ledger verify")
     return last[4]
 
 
@@ -105,6 +115,7 @@ class ChainReads:
     position_column: str
     placeholder: str
     signer: Signer | None = None  # set by whoever opens the ledger with a key
+    signed_tail: bool = False  # signatures are required: a write seals only onto a signed event
     _evidence: tuple[str, ...] | None = None
 
     def evidence_columns(self) -> tuple[str, ...]:
@@ -291,10 +302,10 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
             c.execute(f"SELECT originator_id, MAX(originator_version) FROM {self.events_table_name} "
                       f"WHERE originator_id IN ({','.join('?' * len(streams))}) GROUP BY originator_id", streams)
             check_preconditions(stored_events, preconditions, {r[0]: r[1] for r in c.fetchall()})
-        c.execute(f"SELECT originator_id, originator_version, topic, state, hash, rowid FROM {self.events_table_name} "
-                  "ORDER BY rowid DESC LIMIT 2")
+        c.execute(f"SELECT originator_id, originator_version, topic, state, hash, signer, signature, rowid "
+                  f"FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 2")
         tail = c.fetchall()
-        last, previous = (tail[0][5] if tail else 0), sealed_tail(tail)
+        last, previous = (tail[0][7] if tail else 0), sealed_tail(tail, self.signed_tail)
         hashes = seal(previous, stored_events)
         marks = signatures(self.signer, previous, hashes, signed)  # before the commit, under the lock
         c.executemany(self.insert_events_statement, [

@@ -63,12 +63,15 @@ class ReadRole(NamedTuple):
 # always named with its schema).
 SAFE_PATH = "pg_catalog"
 
-# A session more privileged than the read models' owner (a superuser, or a role that may act as
-# the owner of the events table) and not itself their schema's owner is wary: whoever owns that
-# schema (the writers' group) may plant there a trigger, a view, a function or an operator that
-# would run in this session, with its rights (a RESET ROLE, then anything the owner may do). Such
-# a session keeps the search path above and never reads those tables.
-WARY = ("(u.rolsuper OR COALESCE(pg_has_role(u.oid, e.relowner, 'USAGE'), false)) "
+# A session with any right beyond a plain login's (a superuser; a role that may create roles or
+# databases, bypass row security or replicate; one that may act as the owner of the events table)
+# and not itself the read models' schema's owner is wary: whoever owns that schema (the writers'
+# group) may plant there a trigger, a view, a function or an operator that would run in this
+# session, with its rights (a RESET ROLE, then anything it may do). Such a session keeps the
+# search path above and never reads those tables. (Plain writers and readers still read them: what
+# planted code may do in their sessions is what a plain login may, on itself; README.)
+WARY = ("(u.rolsuper OR u.rolcreaterole OR u.rolcreatedb OR u.rolbypassrls OR u.rolreplication "
+        "OR COALESCE(pg_has_role(u.oid, e.relowner, 'USAGE'), false)) "
         "AND n.nspowner IS DISTINCT FROM u.oid")
 
 # the session's role against the read models' schema: its owner, whether this session is it, or a

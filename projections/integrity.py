@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ledger.chain import link
-from ledger.errors import LedgerError, LogChanged
+from ledger.errors import LedgerError, LogChanged, Unprojectable
 from projections.light import REMEDY, check_state, damage_said
 
 __all__ = ["REMEDY", "check_state", "compare_read_models", "damage_said", "deep_problem", "linked", "verified_head"]
@@ -179,6 +179,9 @@ def deep_problem(read_models: Any, app: Any) -> str | None:
                 if problem is not None:
                     return problem
             fresh.catch_up(upto=app.recorder.max_notification_id() or 0)
+        except Unprojectable as error:
+            return (f"the log cannot be projected at position {error.position} ({type(error.cause).__name__}: "
+                    f"{(str(error.cause).strip().splitlines() or [''])[0][:200]}): an event no read can show")
         except LedgerError as error:
             return str(error)
         except Exception as error:  # what the projector cannot read, though the chain holds

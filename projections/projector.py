@@ -109,7 +109,14 @@ class Projector:
         handler = self.handlers.get(topic)
         if handler is None:
             raise LookupError(f"no projection for event {topic} at position {position}")
-        handler(conn, position, stream, state if isinstance(state, dict) else orjson.loads(state))
+        try:
+            handler(conn, position, stream, state if isinstance(state, dict) else orjson.loads(state))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+            # its link in the chain held (catch-up and replay check it first), so it was stored as it
+            # is: an event no write of the ledger makes, inserted by hand
+            from ledger.errors import Unprojectable
+
+            raise Unprojectable(position, topic, error) from None
 
     def flush(self, conn: Any) -> None:
         """Write the buffered rows, one executemany (PostgreSQL: one COPY) per table; a handler

@@ -397,10 +397,11 @@ class ReadModels:
         assert self.settings is not None
         if self.read_only:
             if self.wary:
-                raise Refused(f"replay rebuilds the read models, and role {self.settings.postgres['user']} may act "
-                              f"as the owner of the ledger at {self.settings.where}: such a role never touches the "
-                              f"read models (schema {READ_SCHEMA}, the writers' group's), its reads are built in "
-                              "memory from the log: run replay as a member of the writers' group")
+                raise Refused(f"replay rebuilds the read models, and role {self.settings.postgres['user']} has more "
+                              f"rights than a plain login at {self.settings.where} (it may act as the owner, or "
+                              "create roles or databases): such a role never touches the read models (schema "
+                              f"{READ_SCHEMA}, the writers' group's), its reads are built in memory from the log: "
+                              "run replay as a member of the writers' group")
             if self.dialect == "postgresql":
                 role = self.settings.postgres["user"]
                 raise Refused(f"replay rebuilds the read models, and role {role} may not write them (schema "

@@ -117,7 +117,7 @@ def test_no_write_is_appended_to_a_tail_inserted_with_a_made_up_hash(run):
     con.close()
     result = run("source", "add", "s3", "--publisher", "P", "--title", "T", key="k", code=1)
     assert result.stderr == ("Error: the last stored event does not match the hash chain (edited or inserted by "
-                             "hand): nothing is appended to a broken chain; run ledger verify\n")
+                             "hand): nothing is appended to it; run ledger verify\n")
     con = sqlite3.connect(run.url)
     assert con.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0] == count
     con.close()
@@ -129,3 +129,32 @@ def test_an_actor_with_invisible_characters_is_refused(tmp_path, actor):
     result = run("source", "add", "s1", "--publisher", "P", "--title", "T", actor=actor, code=2)
     assert result.stderr.startswith("Error: --actor (LEDGER_ACTOR): the invisible character U+")
     assert not (tmp_path / "l.db").exists()
+
+
+def _append_sealed(db: str, signer: str | None) -> None:
+    """An event inserted by hand with a correct hash, as a writer with INSERT could."""
+    import orjson
+
+    from ledger.chain import link
+
+    con = sqlite3.connect(db)
+    previous = con.execute("SELECT hash FROM stored_events ORDER BY rowid DESC LIMIT 1").fetchone()[0]
+    stream, topic = uuid.uuid4().hex, "ledger.aggregates:Source.Added"
+    state = orjson.dumps({"timestamp": "2024-01-01T00:00:00+00:00", "source_id": "forged",
+                          "data": {"id": "forged", "publisher": "P", "title": "T"}, "digest": "0", "actor": "alice"})
+    con.execute("INSERT INTO stored_events (originator_id, originator_version, topic, state, hash, signer) "
+                "VALUES (?, 1, ?, ?, ?, ?)", (stream, topic, state, link(previous, stream, 1, topic, state), signer))
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize("policy, signer, says", [
+    (False, "ed25519:" + "0" * 32, "claims signer ed25519:0000"),  # a signer's claim without its signature
+    (True, None, "is unsigned, though signatures are required"),  # a forged append after the policy
+])
+def test_no_write_is_appended_to_a_tail_no_write_of_the_ledger_could_leave(run, policy, signer, says):
+    if policy:
+        run("policy", "require-signatures", "--reason", "r", key="k")
+    _append_sealed(run.url, signer)
+    result = run("source", "add", "s3", "--publisher", "P", "--title", "T", key="k", code=1)
+    assert says in result.stderr and "nothing is appended to it" in result.stderr

@@ -117,4 +117,6 @@ def test_a_forged_last_event_that_claims_a_signer_is_refused_by_report_and_expor
     for args in (("report", "chiba-lexus"), ("export", "--format", "csv"), ("export", "--format", "jsonl")):
         assert "no signature covers them" in story(*args, code=1).stderr, args
     last = story.json("history")[-1]
-    assert last["signer"] == f"{key.key_id} (not verified: run ledger verify)"
+    assert (last["signer"], last["signed"]) == (key.key_id, False)
+    assert story.json("history")[-2]["signed"] is True
+    assert "claims signer" in story("history").stdout.split("#")[-1]
