@@ -144,9 +144,25 @@ class Ledger(Application):
     def construct_transcoder(self) -> OrjsonTranscoder:
         return OrjsonTranscoder()
 
+    # the recorder of each backend: the library's, sealing every event into the hash chain
+    CHAINED = {"eventsourcing.sqlite": "ledger.recorders:ChainedSQLiteApplicationRecorder",
+               "eventsourcing.postgres": "ledger.pgrecorders:ChainedPostgresApplicationRecorder"}
+
     def construct_env(self, name: str, env: Any = None) -> Environment:
-        # Only what the settings give: no stray PERSISTENCE_MODULE from the user's shell.
-        return Environment(name, dict(env or {}))
+        """Only what the caller gives (no stray PERSISTENCE_MODULE from the user's shell), and
+        whatever it gives, the chain: the recorder is the chained one of its backend. A ledger
+        built with no backend, or the library's in-memory one (which keeps no positions to chain),
+        lives in an in-memory SQLite database."""
+        values = {str(k): str(v) for k, v in dict(env or {}).items()}
+        module = values.get("PERSISTENCE_MODULE") or "eventsourcing.popo"
+        if module not in self.CHAINED:
+            if module != "eventsourcing.popo":
+                raise InvalidInput(f"a ledger is stored by eventsourcing.sqlite or eventsourcing.postgres, not {module}")
+            module = "eventsourcing.sqlite"
+            values.update(PERSISTENCE_MODULE=module, SQLITE_DBNAME=f"file:ledger-{uuid4().hex}?mode=memory&cache=shared",
+                          CREATE_TABLE="y")
+        values["APPLICATION_RECORDER_TOPIC"] = self.CHAINED[module]
+        return Environment(name, values)
 
     def log(self, after: int = 0, upto: int | None = None, streams: list[str] | None = None,
             page: int = 1000) -> Iterator[tuple[ChainRow, Any]]:

@@ -198,7 +198,6 @@ class Settings:
                 "POSTGRES_DBNAME": pg["dbname"], "POSTGRES_HOST": pg["host"], "POSTGRES_PORT": pg["port"],
                 "POSTGRES_USER": pg["user"], "POSTGRES_PASSWORD": pg["password"],
                 "POSTGRES_LOCK_TIMEOUT": "30", "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "2",
-                "APPLICATION_RECORDER_TOPIC": "ledger.pgrecorders:ChainedPostgresApplicationRecorder",
                 "CREATE_TABLE": ddl,
             }
         path = self.sqlite_path
@@ -211,7 +210,6 @@ class Settings:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path) if create or not read_only_file(path) else sqlite_read_uri(path),
             "SQLITE_LOCK_TIMEOUT": "30",
-            "APPLICATION_RECORDER_TOPIC": "ledger.recorders:ChainedSQLiteApplicationRecorder",
             "CREATE_TABLE": ddl,
         }
 
@@ -274,7 +272,6 @@ def open_scratch():
     return Ledger(env={
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": f"file:scratch-{uuid4().hex}?mode=memory&cache=shared",
-        "APPLICATION_RECORDER_TOPIC": "ledger.recorders:ChainedSQLiteApplicationRecorder",
         "CREATE_TABLE": "y",
     })
 
