@@ -130,6 +130,15 @@ def take_read_role(conn: Any, act: bool = True) -> ReadRole:
         conn.autocommit = False
 
 
+def db_errors(conn: Any) -> tuple[type[BaseException], ...]:
+    """The errors of this connection's database driver: what a missing or older table raises."""
+    if isinstance(conn, sqlite3.Connection):
+        return (sqlite3.Error,)
+    import psycopg
+
+    return (psycopg.Error,)
+
+
 def dialect(conn: Any) -> str:
     return "sqlite" if isinstance(conn, sqlite3.Connection) else "postgresql"
 

@@ -157,12 +157,13 @@ def deep_problem(read_models: Any, app: Any) -> str | None:
     to the position they were built to, and the rest of the log projected on from there (a log
     that no projection can read fails too); None when all agree (or when there are no read
     models yet)."""
-    from projections.readmodels import ReadModels
+    from projections.database import db_errors
+    from projections.readmodels import NoReadModels, ReadModels
 
     try:
         with read_models._transaction(write=False):
             generation, position, hashed = read_models._state()
-    except Exception:  # no read models yet, or of an older layout: the next read builds them
+    except (NoReadModels, *db_errors(read_models.conn)):  # none yet, or of an older layout: the next read builds them
         generation, position, hashed = None, 0, None
     fresh = ReadModels(None, ReadModels.log_of(app))
     try:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ledger.errors import LedgerError, LogChanged, ReadModelsDamaged
 from ledger.settings import Settings
-from projections.database import connect
+from projections.database import connect, db_errors
 from projections.schema import NAME
 
 GENESIS = "0" * 64  # ledger.chain's, not imported: the light path does without hashlib
@@ -95,7 +95,7 @@ def open_light(settings: Settings) -> LightRead | None:
         column = "rowid" if settings.backend == "sqlite" else "notification_id"
         try:
             cursor.execute(STATE.format(column=column, events=settings.events_relation))
-        except Exception:  # no read models yet, or of another layout
+        except db_errors(conn):  # no read models yet, or of another layout
             conn.close()
             return None
         state = cursor.fetchone()

@@ -108,7 +108,10 @@ class Projector:
         position, stream, topic, state = event
         handler = self.handlers.get(topic)
         if handler is None:
-            raise LookupError(f"no projection for event {topic} at position {position}")
+            from ledger.errors import Unprojectable
+
+            raise Unprojectable(position, topic, LookupError("no projection knows this type of event: a newer "
+                                                             "version of the ledger wrote it, or it was inserted by hand"))
         try:
             handler(conn, position, stream, state if isinstance(state, dict) else orjson.loads(state))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:

@@ -32,11 +32,15 @@ from ledger.chain import GENESIS
 from ledger.errors import LogChanged, Refused
 from ledger.settings import Settings, read_only_file
 from ledger.storage import READ_SCHEMA
-from projections.database import Checkpointer, connect, dialect, read_role
+from projections.database import Checkpointer, connect, db_errors, dialect, read_role
 from projections.integrity import check_state, damage_said, linked
 from projections.projector import Projector
 from projections.queries import Db
 from projections.schema import NAME, STATE_TABLE, drop_statements, index_statements, table_statements
+
+class NoReadModels(LookupError):
+    """There are no read models of this layout here (yet), or this session does not read them."""
+
 
 PAGE = 5000
 REPLAY_PAGE = 10_000  # the fresh tables are not live yet: fewer, larger transactions
@@ -159,11 +163,11 @@ class ReadModels:
         ends (on SQLite the whole database is already held by BEGIN IMMEDIATE). A wary session has
         none: it never reads the stored read models."""
         if self.wary:
-            raise LookupError("read models not read by this session")
+            raise NoReadModels("read models not read by this session")
         sql = "SELECT generation, position, hash FROM ledger_projection WHERE name = ?"
         rows = self._sql(sql + (" FOR UPDATE" if lock and self.dialect == "postgresql" else ""), (NAME,))
         if not rows:
-            raise LookupError("read models not created")
+            raise NoReadModels("read models not created")
         return rows[0][0], rows[0][1], rows[0][2]
 
     def built_to(self) -> tuple[int, str]:
@@ -249,7 +253,7 @@ class ReadModels:
                     self._state()
                 self.ready = True
                 return
-            except Exception:  # no state table yet, or one of another layout, or no row of this version in it
+            except (NoReadModels, *db_errors(self.conn)):  # no state table yet, one of another layout, no row of this version
                 pass
         with self.writing():
             if self.foreign:
@@ -371,7 +375,7 @@ class ReadModels:
         try:
             with self._transaction(write=False):
                 _, position, hashed = self._state()
-        except Exception:  # no read models, or of another layout
+        except (NoReadModels, *db_errors(self.conn)):  # no read models, or of another layout
             position, hashed = -1, ""
         if position >= 0:
             with self._transaction(write=False):
@@ -439,7 +443,8 @@ class ReadModels:
                         index()
                         current, _, _ = self._state(lock=True)
                         if current != live:
-                            raise RuntimeError("another replay swapped the read models meanwhile")
+                            raise Refused("another replay finished first and swapped its read models in; this one "
+                                          "is dropped (run replay again if the log changed since)")
                         self._move(position, hashed, generation=fresh)
                         for statement in drop_statements(live):
                             self._sql(statement)
