@@ -50,7 +50,7 @@ def _translate(error: Exception) -> str:
 
 @click.group(cls=LedgerGroup)
 @click.option("--db", envvar="LEDGER_DB", default="ledger.db", show_default=True,
-              help="Ledger database: a SQLite file path, or a SQLAlchemy URL.")
+              help="Ledger database: a SQLite file path, or a URL (sqlite:///PATH, postgresql+psycopg://USER@HOST/DB).")
 @click.option("--actor", envvar="LEDGER_ACTOR", default=None,
               help="Who records; stored on every event. Default: the OS login name.")
 @click.option("--key", "key", envvar="LEDGER_KEY", default=None, metavar="KEYFILE",

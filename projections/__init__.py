@@ -1,1 +1,2 @@
-"""Read models: SQLAlchemy tables rebuilt from the ledger's events, and the queries over them."""
+"""Read models: plain SQL tables in the ledger's own database, built from its events by the
+projector (catch-up and replay), and the queries over them."""

@@ -1,5 +1,5 @@
-"""Issue 3: as-of reads, history differences, the case report (Markdown, HTML in a real browser)
-and the exports (JSON Lines round trip, FollowTheMoney, CSV)."""
+"""As-of reads, history differences, the case report (Markdown, HTML in a real browser) and the
+exports (JSON Lines round trip, FollowTheMoney, CSV)."""
 
 from __future__ import annotations
 
