@@ -27,6 +27,7 @@ def attach(cli: click.Group) -> None:
         postgres = settings.backend == "postgresql"
         # a folder, a missing folder, another program's SQLite file, an unreachable server: refused
         before = settings.probe()
+        changes: list[str]
         if before.current:
             done, changes = "nothing", []
         else:

@@ -32,7 +32,8 @@ def attach(cli: click.Group) -> None:
         emit_rows(rows, fmt, HISTORY_COLUMNS, human=_show_history)
 
     @cli.command("verify")
-    @click.option("--expect", "expected", metavar="HEAD_HASH", help="A head printed earlier: the chain must pass through it.")
+    @click.option("--expect", "expected", metavar="HEAD_HASH",
+                  help="A head printed earlier: the chain must pass through it.")
     @click.option("--receipt", "receipts", multiple=True, metavar="FILE",
                   type=click.Path(exists=True, dir_okay=False, allow_dash=False),
                   help="A receipt from ledger checkpoint: the ledger must still pass through its head at its "
@@ -133,10 +134,9 @@ def attach(cli: click.Group) -> None:
         result = import_lines(app, lines, actor)
         say(f"demo: recorded {result.imported} things, {result.skipped} already there")
         say("the report of the seizure case follows (`ledger report chiba-lexus`)\n")
+        from commands.exporting import from_the_log
         from commands.report import render
         from projections.report import report_data
-
-        from commands.exporting import from_the_log
 
         read_models, position, head, receipt = from_the_log(ctx, None)
         with read_models.reading() as (db, _position):

@@ -8,7 +8,7 @@ Commands are thin: they fill an input model and call the application or a query.
 from __future__ import annotations
 
 import os
-import sys
+from typing import Any
 
 import click
 
@@ -18,7 +18,7 @@ from commands.context import Context
 class LedgerGroup(click.Group):
     """Maps the ledger's errors to `Error: ...` on stderr and exit 1 (refused) or 2 (bad input)."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         from commands.escaping import terminal  # an error names what it refuses: shown escaped, on one line
         from ledger.errors import LedgerError
 
@@ -41,7 +41,7 @@ class LedgerGroup(click.Group):
 def _translate(error: Exception) -> str:
     name = type(error).__name__
     text = str(error) or name
-    if "readonly database" in text or "read-only" in text.lower() and "transaction" in text.lower():
+    if "readonly database" in text or ("read-only" in text.lower() and "transaction" in text.lower()):
         return "the ledger is read-only here (no write access to its file or folder): nothing was stored"
     if "locked" in text or "lock timeout" in text:
         return f"the ledger is busy (another writer holds it): {text}"
@@ -116,4 +116,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -35,7 +35,7 @@ class Context:
             self._signer = Signer(self.key)
         return self._signer
 
-    def read_models(self, as_of: str | None = None, recorded: list | None = None, catch_up: bool = True) -> Any:
+    def read_models(self, as_of: str | None = None, recorded: list[Any] | None = None, catch_up: bool = True) -> Any:
         """The read models, caught up with the ledger (every read calls this first); with
         `as_of`, a throw-away copy built from the events up to that point."""
         if as_of is not None:

@@ -46,10 +46,9 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
 
         PUBLIC_KEY is the key as ledger key new printed it, or the path of its .pub file (or of a
         PEM public key file)."""
+        from commands.escaping import terminal
         from ledger import inputs as m
         from ledger.evidence import key_id_of, parse_public_key
-
-        from commands.escaping import terminal
 
         ctx = click.get_current_context().obj
         public_key = _public_key_text(public_key)
@@ -162,7 +161,7 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
         write_out([text], output)  # first: a receipt that could not be written is not kept either
         try:
             app.recorder.keep_receipt(result.position, result.head, text)
-        except Exception:  # a ledger this user may only read, or made before receipts
+        except Exception:  # noqa: BLE001 -- a ledger this user may only read, or made before receipts
             say("warning: the receipt is not kept in the ledger (this user may not write it there, or the "
                 "ledger predates receipts: ledger init); reports will not name it, but it holds all the same")
         if output:

@@ -41,7 +41,8 @@ def format_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def emit_rows(rows: list[dict[str, Any]], fmt: str, columns: Sequence[str], human: Callable[[Any], None] | None = None,
-              flat_columns: Sequence[str] | None = None, flatten: Callable[[dict], dict] | None = None) -> None:
+              flat_columns: Sequence[str] | None = None,
+              flatten: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
     """A list read in the chosen format: JSON as --json prints it, CSV or TSV (through
     commands.escaping.delimited, lists joined by `;`), or a table for people."""
     if fmt == "json":

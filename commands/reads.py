@@ -61,7 +61,8 @@ def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
     @format_option
     def cases(status: str | None, as_of: str | None, fmt: str) -> None:
         """List cases with their count of incidents (retracted ones left out)."""
-        emit_rows(_query("cases", status, as_of=as_of), fmt, CASE_COLUMNS, flat_columns=["id", "title", "status", "incidents"])
+        emit_rows(_query("cases", status, as_of=as_of), fmt, CASE_COLUMNS,
+                  flat_columns=["id", "title", "status", "incidents"])
 
     @case.command("show")
     @click.argument("case_id", metavar="CASE_ID")

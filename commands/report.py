@@ -115,7 +115,8 @@ def timeline_chart(incidents: list[dict[str, Any]]) -> dict[str, Any]:
             row["title"] = title + "; it lies off the chart"
         else:
             x0, x1 = max(start, low), min(end, high)
-            row.update(x=round(left + (x0 - low) * scale, 2), width=round(max((x1 - x0) * scale, 0), 2), span=end > start)
+            row.update(x=round(left + (x0 - low) * scale, 2), width=round(max((x1 - x0) * scale, 0), 2),
+                       span=end > start)
         rows.append(row)
     first, last = date.fromordinal(int(low)), date.fromordinal(int(high))
     if high - low <= 400:  # a short case: a tick at each month

@@ -209,8 +209,10 @@ ENTITY = "an entity id, or a country's code in capitals (JP)."
 ENTITIES = "entity ids or country codes (repeatable; at least one)."
 STATE = "ISO 3166-1 alpha-2 code."
 RECORD_OPTIONS: dict[str, list[Opt]] = {
-    "raid": [("--authority", "Who raided: " + ENTITY, False, True), ("--target", "Who or what was raided: " + ENTITY, False, True)],
-    "seizure": [("--item", "What was seized: " + ENTITY, False, True), ("--authority", "Who seized it: " + ENTITY, False, False),
+    "raid": [("--authority", "Who raided: " + ENTITY, False, True),
+             ("--target", "Who or what was raided: " + ENTITY, False, True)],
+    "seizure": [("--item", "What was seized: " + ENTITY, False, True),
+                ("--authority", "Who seized it: " + ENTITY, False, False),
                 ("--holder", "Who held it: " + ENTITY, False, False),
                 ("--value", "Its value, a number (with --currency).", False, False),
                 ("--currency", "ISO 4217 code of --value.", False, False)],

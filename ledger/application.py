@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -23,8 +23,8 @@ from eventsourcing.utils import Environment
 from ledger import inputs as m
 from ledger.aggregates import Case, Entity, Incident, Key, Policy, Source
 from ledger.chain import ChainRow, stream_hex
-from ledger.transcoder import OrjsonTranscoder
 from ledger.errors import AlreadyExists, InvalidInput, NotFound, Refused
+from ledger.transcoder import OrjsonTranscoder
 from ledger.values import (
     as_incident_id,
     country_name,
@@ -36,6 +36,10 @@ from ledger.values import (
     parse_moment,
     shown,
 )
+
+if TYPE_CHECKING:
+    from ledger.pgrecorders import ChainedPostgresApplicationRecorder
+    from ledger.recorders import ChainedSQLiteApplicationRecorder
 
 A = TypeVar("A", bound=Aggregate)
 R = TypeVar("R")
@@ -105,12 +109,13 @@ class Unit:
             found = self.loaded[aggregate_id] = self._load(aggregate_id)
         if found is not None and not isinstance(found, cls):
             return None
-        return found  # type: ignore[return-value]
+        return found
 
     def _load(self, aggregate_id: UUID) -> Aggregate | None:
         created = self.created.pop(aggregate_id, None)
         if created is not None:
-            return created.mutate(None)
+            built: Aggregate = created.mutate(None)
+            return built
         try:
             return self.app.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -138,15 +143,17 @@ class Unit:
         return new
 
 
-class Ledger(Application):
+class Ledger(Application[UUID]):
     name = "ledger"
+    recorder: ChainedSQLiteApplicationRecorder | ChainedPostgresApplicationRecorder  # one of CHAINED
 
     def construct_transcoder(self) -> OrjsonTranscoder:
         return OrjsonTranscoder()
 
     # the recorder of each backend: the library's, sealing every event into the hash chain
-    CHAINED = {"eventsourcing.sqlite": "ledger.recorders:ChainedSQLiteApplicationRecorder",
-               "eventsourcing.postgres": "ledger.pgrecorders:ChainedPostgresApplicationRecorder"}
+    CHAINED: ClassVar[dict[str, str]] = {
+        "eventsourcing.sqlite": "ledger.recorders:ChainedSQLiteApplicationRecorder",
+        "eventsourcing.postgres": "ledger.pgrecorders:ChainedPostgresApplicationRecorder"}
 
     def construct_env(self, name: str, env: Any = None) -> Environment:
         """Only what the caller gives (no stray PERSISTENCE_MODULE from the user's shell), and
@@ -157,14 +164,17 @@ class Ledger(Application):
         module = values.get("PERSISTENCE_MODULE") or "eventsourcing.popo"
         if module not in self.CHAINED:
             if module != "eventsourcing.popo":
-                raise InvalidInput(f"a ledger is stored by eventsourcing.sqlite or eventsourcing.postgres, not {module}")
+                raise InvalidInput(
+                    f"a ledger is stored by eventsourcing.sqlite or eventsourcing.postgres, not {module}")
             module = "eventsourcing.sqlite"
-            values.update(PERSISTENCE_MODULE=module, SQLITE_DBNAME=f"file:ledger-{uuid4().hex}?mode=memory&cache=shared",
-                          CREATE_TABLE="y")
+            values.update(PERSISTENCE_MODULE=module,
+                          SQLITE_DBNAME=f"file:ledger-{uuid4().hex}?mode=memory&cache=shared", CREATE_TABLE="y")
         values["APPLICATION_RECORDER_TOPIC"] = self.CHAINED[module]
         return Environment(name, values)
 
-    def log(self, after: int = 0, upto: int | None = None, streams: list[str] | None = None,
+    # the library's `log` is a deprecated property (its notification log, now `notification_log`):
+    # the ledger's own log is the chain, and the ledger never reads the library's
+    def log(self, after: int = 0, upto: int | None = None, streams: list[str] | None = None,  # type: ignore[override]
             page: int = 1000) -> Iterator[tuple[ChainRow, Any]]:
         """The stored events with their positions and hashes, decoded, in position order."""
         for row in self.recorder.chain_rows(after, upto, streams, page):
@@ -203,7 +213,7 @@ class Ledger(Application):
     def key(self, key_id: str) -> Key | None:
         """A registered key, as it stands now."""
         try:
-            found = self.repository.get(self.key_stream(key_id))
+            found: Aggregate = self.repository.get(self.key_stream(key_id))
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, Key) else None
@@ -237,8 +247,8 @@ class Ledger(Application):
         signer = getattr(self.recorder, "signer", None)  # none on the library's in-memory recorder
         registering = next((e.owner for e in unit.events
                             if isinstance(e, Key.Added) and signer is not None and e.key_id == signer.key_id), None)
-        revoking = signer is not None and any(isinstance(e, Key.Revoked) and e.originator_id == self.key_stream(signer.key_id)
-                                               for e in unit.events)
+        revoking = signer is not None and any(
+            isinstance(e, Key.Revoked) and e.originator_id == self.key_stream(signer.key_id) for e in unit.events)
         self._signing_rules(unit, {str(getattr(e, "actor", None)) for e in unit.events}, adopting, registering,
                             revoking)
 
@@ -258,7 +268,8 @@ class Ledger(Application):
         policy = unit.get(Policy, self.POLICY_ID)
         stored_policy = policy is not None and not adopting
         self.recorder.signed_tail = stored_policy
-        unit.preconditions.insert(0, (0, self.POLICY_ID.hex, policy.version if stored_policy else 0))
+        version = policy.version if policy is not None and stored_policy else 0
+        unit.preconditions.insert(0, (0, self.POLICY_ID.hex, version))
         if signer is None:
             if stored_policy:
                 raise Refused("this ledger requires signed writes (policy require-signatures): give --key KEYFILE "
@@ -295,7 +306,8 @@ class Ledger(Application):
             # ledger imported back into it is recognised line by line.
             op = op.model_copy(update={"key": f"op-{uuid4().hex}"})
         handler = getattr(self, "_" + op.op.replace(".", "_"))
-        return handler(unit, op, actor)
+        outcome: Outcome = handler(unit, op, actor)
+        return outcome
 
     def run(self, op: m.Op, actor: str) -> Outcome:
         """Apply one op and store its events; the outcome carries its ledger position."""
@@ -316,9 +328,10 @@ class Ledger(Application):
         for n in range(tries):
             try:
                 return attempt()
-            except IntegrityError:
+            except IntegrityError as error:
                 if n == tries - 1:
-                    raise Refused("other writers kept changing the same records; nothing was stored, try again")
+                    raise Refused("other writers kept changing the same records; nothing was stored, "
+                                  "try again") from error
                 time.sleep(0.05 * (n + 1))
         raise AssertionError("unreachable")
 
@@ -348,7 +361,7 @@ class Ledger(Application):
     def _case(self, unit: Unit, case_id: str) -> Case:
         return self._existing(unit, Case, "case", case_id)
 
-    ADDS: dict[type[m.Op], str] = {m.SourceAdd: "source", m.EntityAdd: "entity", m.CaseOpen: "case"}
+    ADDS: ClassVar[dict[type[m.Op], str]] = {m.SourceAdd: "source", m.EntityAdd: "entity", m.CaseOpen: "case"}
 
     def target_id(self, op: m.Op) -> UUID | None:
         """The aggregate an add or a record creates, when it can be known before running it."""
@@ -550,10 +563,11 @@ class Ledger(Application):
         allowed = m.amendable_fields(incident.kind)
         aliases = {field: role for role, field in m.RECORDS[incident.kind].roles.items()}
         changes: dict[str, Any] = {}
-        for name, value in values.items():
-            name = aliases.get(name, name)
+        for given, value in values.items():
+            name = aliases.get(given, given)
             if name not in allowed:
-                raise InvalidInput(f"cannot amend {shown(name)} of a {incident.kind}: amend one of {', '.join(allowed)}")
+                raise InvalidInput(
+                    f"cannot amend {shown(name)} of a {incident.kind}: amend one of {', '.join(allowed)}")
             changes[name] = m.normal_value(incident.kind, name, value)
         return changes
 

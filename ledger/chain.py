@@ -11,6 +11,7 @@ import hashlib
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 GENESIS = "0" * 64
@@ -66,7 +67,7 @@ class Verdict:
     first_bad_position: int | None = None
     problem: str | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "events": self.events, "head": self.head,
                 "first_bad_position": self.first_bad_position, "problem": self.problem}
 

@@ -72,6 +72,6 @@ class Unprojectable(LogChanged):
 
     def __init__(self, position: int, topic: str, cause: Exception):
         self.position, self.cause = position, cause
-        super().__init__(f"the event at position {position} ({topic.split(':')[-1]}) holds what no write of the "
-                         f"ledger stores ({type(cause).__name__}: {cause}), so no read model can show it; "
+        super().__init__(f"the event at position {position} ({topic.rsplit(':', maxsplit=1)[-1]}) holds what no "
+                         f"write of the ledger stores ({type(cause).__name__}: {cause}), so no read model can show it; "
                          "run ledger verify --deep")

@@ -33,7 +33,7 @@ import re
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +68,9 @@ def public_text(public_raw: bytes) -> str:
 
 def parse_public_key(text: str) -> bytes:
     """A public key as `key new` prints it (base64 of its 32 bytes), or in PEM: its raw bytes."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    from cryptography.exceptions import UnsupportedAlgorithm
 
     value = str(text).strip()
     if value.startswith("-----BEGIN PUBLIC KEY-----"):
@@ -153,7 +152,8 @@ class Signer:
         try:
             key = serialization.load_pem_private_key(data, password=None)
         except (ValueError, TypeError):
-            raise InvalidInput(f"--key {path}: not an unencrypted PEM private key (make one with ledger key new)") from None
+            raise InvalidInput(
+                f"--key {path}: not an unencrypted PEM private key (make one with ledger key new)") from None
         if not isinstance(key, Ed25519PrivateKey):
             raise InvalidInput(f"--key {path}: not an Ed25519 key (make one with ledger key new)")
         self._key = key
@@ -197,7 +197,7 @@ def receipt_message(receipt: dict[str, Any]) -> bytes:
 def make_receipt(signer: Signer, actor: str, ledger_id: str, position: int, head: str) -> dict[str, Any]:
     receipt: dict[str, Any] = {
         "ledger": ledger_id, "position": position, "head": head,
-        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "key": signer.key_id, "actor": actor, "public_key": signer.public_key,
     }
     receipt["signature"] = signer.sign(receipt_message(receipt))
@@ -233,7 +233,8 @@ def parse_receipt(text: str | bytes, name: str) -> dict[str, Any]:
         at = datetime.fromisoformat(doc["at"])
         check_name(doc["actor"])
     except (ValueError, InvalidInput) as error:
-        raise InvalidInput(f"--receipt {name}: at or actor is not in the form ledger checkpoint writes ({error})") from None
+        raise InvalidInput(
+            f"--receipt {name}: at or actor is not in the form ledger checkpoint writes ({error})") from None
     if at.tzinfo is None:
         raise InvalidInput(f"--receipt {name}: at has no time zone")
     return doc
@@ -488,7 +489,8 @@ class _Walk:
                     "before them were changed")
         for _position, what, allowed in self.authority:
             if key_id not in allowed:
-                return f"{what} in a write signed by {key_id}, which may not: only the actor's own keys or their sponsor's may"
+                return (f"{what} in a write signed by {key_id}, which may not: only the actor's own keys or "
+                        "their sponsor's may")
         for row in run:
             actor = _actor(row.state)
             if actor != key.owner:
@@ -572,7 +574,8 @@ def _receipt_signature_problem(result: Audit, r: dict[str, Any]) -> str | None:
         return "the receipt's signature does not hold: the receipt was altered, or not made with its key"
     key = result.keys.get(r["key"])
     if key is None or key.added > r["position"]:
-        return f"the receipt is signed by key {r['key']}, which this ledger had not registered at position {r['position']}"
+        return (f"the receipt is signed by key {r['key']}, which this ledger had not registered at position "
+                f"{r['position']}")
     if key.owner != r["actor"]:
         return f"the receipt names {r['actor']!r}, but key {r['key']} is registered to {key.owner!r}"
     if key.revoked is not None and key.revoked <= r["position"]:

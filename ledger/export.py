@@ -28,8 +28,7 @@ def export_ops(app: Any, case_id: str | None = None, upto: int | None = None,
         stream = row.originator_id
         if keep is not None and stream not in keep:
             continue
-        for op in _ops(event, stream, refs):
-            yield op
+        yield from _ops(event, stream, refs)
 
 
 def _checked(log: Iterator[tuple[Any, Any]], head: str | None) -> Iterator[tuple[Any, Any]]:

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from uuid import UUID
 
 import orjson
@@ -23,6 +23,9 @@ from ledger.bulk import paused_gc
 from ledger.chain import stream_hex
 from ledger.errors import ImportRejected, InvalidInput, LedgerError, Refused
 from ledger.values import as_incident_id, incident_id_for_key, shown
+
+if TYPE_CHECKING:
+    from ledger.application import Ledger
 
 ADDS = ("source.add", "entity.add", "case.open")
 
@@ -73,10 +76,10 @@ def with_key(op: m.Op, identical: Counter[str]) -> m.Op:
 Lines = Iterable[str] | Iterable[bytes]
 
 
-def import_lines(app, lines: Lines | Callable[[], Lines], actor: str,
+def import_lines(app: Ledger, lines: Lines | Callable[[], Lines], actor: str,
                  progress: Callable[..., None] | None = None, batch: int = 5000,
-                 after_batch: Callable[[list], None] | None = None,
-                 store: Callable[[], Any] | None = None) -> ImportResult:
+                 after_batch: Callable[[list[Any]], None] | None = None,
+                 store: Callable[[], Ledger] | None = None) -> ImportResult:
     """Import JSON Lines (text, or bytes that must be UTF-8): all validated first against `app`,
     then stored in batches of `batch` lines into `store()` (default: `app` itself; a new ledger
     is checked against an empty one in memory and created only once the file has passed).
@@ -101,7 +104,7 @@ def import_lines(app, lines: Lines | Callable[[], Lines], actor: str,
         return result
 
 
-def _scan(lines: Iterable[str]) -> tuple[int, set[UUID]]:
+def _scan(lines: Lines) -> tuple[int, set[UUID]]:
     """Pass 0: how many lines, and which incidents later lines amend or retract (only those
     are kept whole while validating)."""
     total = 0
@@ -110,7 +113,7 @@ def _scan(lines: Iterable[str]) -> tuple[int, set[UUID]]:
         if not line.strip():
             continue
         total += 1
-        if ('"incident"' if isinstance(line, str) else b'"incident"') in line:
+        if ('"incident"' in line) if isinstance(line, str) else (b'"incident"' in line):
             try:
                 data = orjson.loads(line)
                 if data.get("op") in ("amend", "retract") and isinstance(data.get("incident"), str):
@@ -121,7 +124,7 @@ def _scan(lines: Iterable[str]) -> tuple[int, set[UUID]]:
     return total, corrected
 
 
-def _validate(app, lines: Lines, actor: str, corrected: set[UUID], spill: IO[bytes], total: int,
+def _validate(app: Ledger, lines: Lines, actor: str, corrected: set[UUID], spill: IO[bytes], total: int,
               report: Callable[..., None], warnings: list[tuple[int, str]]) -> list[tuple[int, str]]:
     """Pass 1: every line against the ledger and the lines before it; nothing is stored. Each
     valid op goes to the spill file as compact JSON with the events it makes, already encoded,
@@ -168,19 +171,20 @@ def _validate(app, lines: Lines, actor: str, corrected: set[UUID], spill: IO[byt
     return problems
 
 
-def _encoded(stored: StoredEvent) -> list:
+def _encoded(stored: StoredEvent) -> list[Any]:
     return [stream_hex(stored.originator_id), stored.originator_version, stored.topic, stored.state.decode()]
 
 
-def _store(app, spill: IO[bytes], actor: str, size: int, total: int, report: Callable[..., None],
-           after_batch: Callable[[list], None]) -> ImportResult:
+def _store(app: Ledger, spill: IO[bytes], actor: str, size: int, total: int, report: Callable[..., None],
+           after_batch: Callable[[list[Any]], None]) -> ImportResult:
     """Pass 2: the events pass 1 made, batch by batch, each batch one transaction (the recorder
     seals them into the chain as it inserts them)."""
     result = ImportResult(0, 0, 0)
     done = 0
     for chunk in _chunks(spill, size):
         lines = [orjson.loads(raw) for raw in chunk]
-        events, preconditions = [], list(app.may_write(actor))  # the signature rules, as of this batch
+        events: list[Any] = []
+        preconditions = list(app.may_write(actor))  # the signature rules, as of this batch
         for line in lines:
             preconditions.extend((len(events) + index, stream, version) for index, stream, version in line[6])
             events.extend(line[2])
@@ -195,7 +199,7 @@ def _store(app, spill: IO[bytes], actor: str, size: int, total: int, report: Cal
             # pass 1: this batch is checked again against what is stored now (a repeated line
             # then becomes a no-op, a record on a case closed meanwhile a refusal)
             ops = [(line[0], _op_again(line)) for line in lines]
-            unit = app.retrying(lambda: _store_batch(app, ops, actor))
+            unit = app.retrying(lambda: _store_batch(app, ops, actor))  # noqa: B023 -- called at once, in this pass
             recorded, skipped = unit.recorded, unit.skipped
         result.skipped += skipped
         result.imported += len(lines) - skipped
@@ -208,7 +212,7 @@ def _store(app, spill: IO[bytes], actor: str, size: int, total: int, report: Cal
     return result
 
 
-def _op_again(spilled: list) -> m.Op:
+def _op_again(spilled: list[Any]) -> m.Op:
     """A spilled line's op as pass 1 ran it: parsed again, with the key (or incident id) it had."""
     _lineno, _skipped, _events, key, ident, line, _preconditions = spilled
     op = parse_line(line)
@@ -217,7 +221,7 @@ def _op_again(spilled: list) -> m.Op:
     return op.model_copy(update=update) if update else op
 
 
-def _store_batch(app, ops: list[tuple[int, m.Op]], actor: str) -> Any:
+def _store_batch(app: Ledger, ops: list[tuple[int, m.Op]], actor: str) -> Any:
     unit = app.unit()
     unit.know_absent([t for t in (app.target_id(op) for _, op in ops) if t is not None])
     for lineno, op in ops:
@@ -231,7 +235,7 @@ def _store_batch(app, ops: list[tuple[int, m.Op]], actor: str) -> Any:
     return unit
 
 
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk

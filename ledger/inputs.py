@@ -8,11 +8,10 @@ options are lists under a plural name.
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import orjson
-from functools import cached_property
-from typing import Annotated, Any, ClassVar, Literal
-
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -113,10 +112,10 @@ def _identifiers(value: Any) -> Any:
     else:
         return value  # pydantic says what is wrong with it
     result: dict[str, str] = {}
-    for scheme, val in pairs:
-        if not isinstance(val, str):
-            raise InvalidInput(f"identifier {shown(scheme)}: its value {shown(val)} is not text")
-        scheme, val = check_text(scheme), check_text(val)  # the same rules as every other text
+    for given_scheme, given_val in pairs:
+        if not isinstance(given_val, str):
+            raise InvalidInput(f"identifier {shown(given_scheme)}: its value {shown(given_val)} is not text")
+        scheme, val = check_text(given_scheme), check_text(given_val)  # the same rules as every other text
         if not scheme or not val:
             raise InvalidInput(f"invalid identifier {shown(f'{scheme}={val}')}: use SCHEME=VALUE")
         if scheme in result and result[scheme] != val:
@@ -356,7 +355,7 @@ def record_from_fields(kind: str, case: str, fields: dict[str, Any]) -> Record:
                 data[field] = value[0] if len(value) == 1 else value
         else:
             data[name] = value
-    return parse(model, data)  # type: ignore[return-value]
+    return parse(model, data)
 
 
 def normal_value(kind: str, name: str, value: Any) -> Any:
@@ -438,10 +437,9 @@ class PolicyAdopt(Op):
     reason: Para
 
 
-OPS: dict[str, type[Op]] = {
-    m.op: m for m in (SourceAdd, EntityAdd, EntityAlias, EntityMerge, CaseOpen, CaseStatus,
-                      *RECORDS.values(), Amend, Retract)
-}
+_OP_CLASSES: tuple[type[Op], ...] = (SourceAdd, EntityAdd, EntityAlias, EntityMerge, CaseOpen, CaseStatus,
+                                     *RECORDS.values(), Amend, Retract)
+OPS: dict[str, type[Op]] = {m.op: m for m in _OP_CLASSES}
 
 
 def describe(error: ValidationError, names: dict[str, str] | None = None) -> str:
@@ -464,7 +462,10 @@ def describe(error: ValidationError, names: dict[str, str] | None = None) -> str
     return "; ".join(parts)
 
 
-def parse(model: type[Op], data: dict[str, Any], names: dict[str, str] | None = None) -> Op:
+OpT = TypeVar("OpT", bound=Op)
+
+
+def parse(model: type[OpT], data: dict[str, Any], names: dict[str, str] | None = None) -> OpT:
     """Validate data into the model, as InvalidInput with a one-line message."""
     try:
         return model.model_validate(data)

@@ -12,7 +12,6 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.recorders import ChainReads, Precondition, Signed, check_preconditions, seal, sealed_tail, signatures
 
-
 STORE_DDL_LOCK = 0x1ED6E401  # a PostgreSQL advisory lock of the ledger's own
 # Writers take this advisory lock, not the library's LOCK TABLE ... IN EXCLUSIVE MODE: that lock
 # mode needs UPDATE, DELETE or TRUNCATE rights on the table, and a writer role has only SELECT and
@@ -113,9 +112,9 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
 
 
 class ChainedPostgresAggregateRecorder(ChainedPostgresApplicationRecorder, PostgresAggregateRecorder):
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        super().insert_events(stored_events, **kwargs)
-        return None
+    def insert_events(self, stored_events: Sequence[StoredEvent], preconditions: Sequence[Precondition] = (),
+                      signed: Sequence[Signed | None] | None = None, **kwargs: Any) -> None:
+        super().insert_events(stored_events, preconditions, signed, **kwargs)
 
 
 def _uuid(originator_id: UUID | str) -> UUID:

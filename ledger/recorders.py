@@ -88,7 +88,8 @@ def sealed_tail(rows: Sequence[Sequence[Any]], signed: bool = False) -> str:
     if problem:
         raise LogChanged(f"the last stored event {problem} (edited or inserted by hand): nothing is appended "
                          "to it; run ledger verify")
-    return last[4]
+    hashed: str = last[4]
+    return hashed
 
 
 def check_preconditions(stored_events: Sequence[StoredEvent], preconditions: Sequence[Precondition],
@@ -134,7 +135,8 @@ class ChainReads:
 
     @property
     def _table(self) -> str:
-        return self.events_table_name  # type: ignore[attr-defined]
+        table: str = self.events_table_name  # type: ignore[attr-defined]  # the recorder's this is mixed into
+        return table
 
     def head(self) -> tuple[int, str]:
         p = self.position_column
@@ -154,7 +156,8 @@ class ChainReads:
         """The chain hash of the first stored event: the ledger's own id (`ledger.evidence`)."""
         p = self.position_column
         rows = self._fetch(f"SELECT hash FROM {self._table} ORDER BY {p} LIMIT 1", [])
-        return rows[0][0] if rows else None
+        first: str | None = rows[0][0] if rows else None
+        return first
 
     def stored_receipts(self) -> list[str]:
         """The receipts `ledger checkpoint` kept in the ledger, newest position first (none in a
@@ -184,13 +187,15 @@ class ChainReads:
         raise NotImplementedError
 
     def count(self) -> int:
-        return self._fetch(f"SELECT COUNT(*) FROM {self._table}", [])[0][0]
+        counted: int = self._fetch(f"SELECT COUNT(*) FROM {self._table}", [])[0][0]
+        return counted
 
     def hash_at(self, position: int) -> str:
         """The chain's hash after the event at `position` (the head, as the ledger stood then)."""
         p, q = self.position_column, self.placeholder
         rows = self._fetch(f"SELECT hash FROM {self._table} WHERE {p}<={q} ORDER BY {p} DESC LIMIT 1", [position])
-        return rows[0][0] if rows else GENESIS
+        hashed: str = rows[0][0] if rows else GENESIS
+        return hashed
 
     def existing_streams(self, originator_ids: Sequence[UUID]) -> set[UUID]:
         """Which of these streams hold any event: one query per 500 ids, for bulk imports."""
@@ -266,10 +271,10 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
 
     def construct_create_table_statements(self) -> list[str]:
         return [
-            f"CREATE TABLE IF NOT EXISTS {self.events_table_name} ("
-            "originator_id TEXT, originator_version INTEGER, topic TEXT, state BLOB, "
-            "hash TEXT NOT NULL, signer TEXT, signature TEXT, "
-            "PRIMARY KEY (originator_id, originator_version))"
+            (f"CREATE TABLE IF NOT EXISTS {self.events_table_name} ("
+             "originator_id TEXT, originator_version INTEGER, topic TEXT, state BLOB, "
+             "hash TEXT NOT NULL, signer TEXT, signature TEXT, "
+             "PRIMARY KEY (originator_id, originator_version))")
         ]
 
     def create_table(self) -> None:
@@ -319,7 +324,8 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql, list(params))
-            return c.fetchall()
+            rows: list[Any] = c.fetchall()
+            return rows
 
     def _execute(self, sql: str, params: Sequence[Any]) -> None:
         with self.datastore.transaction(commit=True) as c:
@@ -332,4 +338,3 @@ class ChainedSQLiteAggregateRecorder(ChainedSQLiteApplicationRecorder, SQLiteAgg
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super().insert_events(stored_events, **kwargs)
-        return None

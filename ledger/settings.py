@@ -12,9 +12,12 @@ import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InvalidInput, NoDatabase, Refused
+
+if TYPE_CHECKING:
+    from ledger.application import Ledger
 
 EVENTS_TABLE = "stored_events"  # SQLite; on PostgreSQL the library names it after the application
 PG_EVENTS_TABLE = "ledger_events"
@@ -42,7 +45,7 @@ class Settings:
     db: str = "ledger.db"
     actor: str = "unknown"
     # the last probe, kept for the open that follows it at once (`open_ledger(checked=True)`)
-    _probed: list = field(default_factory=list, init=False, compare=False, repr=False)
+    _probed: list[Store] = field(default_factory=list, init=False, compare=False, repr=False)
 
     @property
     def backend(self) -> str:
@@ -154,7 +157,7 @@ class Settings:
         pg = self.postgres
         settings = ([f"search_path={search_path}"] if search_path else []) + (
             [f"{READ_MODELS_MARK}=0"] if read_models else [])
-        options = {"options": " ".join(f"-c {setting}" for setting in settings)} if settings else {}
+        options: dict[str, Any] = {"options": " ".join(f"-c {setting}" for setting in settings)} if settings else {}
         try:
             return psycopg.connect(dbname=pg["dbname"], host=pg["host"], port=pg["port"], user=pg["user"],
                                    password=pg["password"] or None, connect_timeout=10, **options)
@@ -237,7 +240,7 @@ def check_actor(actor: str | None) -> str:
         raise InvalidInput(message if message.startswith("--actor") else f"--actor (LEDGER_ACTOR): {message}") from None
 
 
-def open_ledger(settings: Settings, create: bool = False, checked: bool = False):
+def open_ledger(settings: Settings, create: bool = False, checked: bool = False) -> Ledger:
     """Build the application on the settings' database; reads refuse a missing ledger. A write
     (`create`) probes the store first (unless the caller has just `checked` it), so an
     unreachable PostgreSQL server or a missing database is said at once, not after the library's
@@ -261,7 +264,7 @@ def _not_allowed(error: BaseException) -> bool:
     return "permission denied" in text or "must be owner" in text
 
 
-def open_scratch():
+def open_scratch() -> Ledger:
     """An empty ledger in memory, with the same rules and encoding as a real one: a write to a
     ledger that does not exist yet is checked against it first, so that a refused write leaves
     no new ledger behind."""

@@ -75,29 +75,29 @@ def postgres_probe(schema: str, table: str) -> tuple[str, dict[str, Any]]:
     and what this role may do: (present, evidence columns, triggers, receipts table, read-model
     schema, may run the DDL, may insert, session user, the version of the trigger functions);
     the SQL and its parameters."""
-    return ("SELECT e.oid IS NOT NULL, "
-            "ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = e.oid AND NOT a.attisdropped "
-            "AND a.attname = ANY(%(evidence)s)), "
-            "ARRAY(SELECT t.tgname::text FROM pg_trigger t WHERE t.tgrelid IN (e.oid, r.oid) AND NOT t.tgisinternal), "
-            "r.oid IS NOT NULL, s.oid IS NOT NULL, "
-            # the DDL: creating the tables takes CREATE on the schema, changing them their owner's
-            # rights, creating the read models' schema CREATE on the database
-            "(CASE WHEN e.oid IS NULL THEN has_schema_privilege(%(schema)s, 'CREATE') "
-            "ELSE pg_has_role(e.relowner, 'USAGE') END) "
-            "AND (s.oid IS NOT NULL OR has_database_privilege(current_database(), 'CREATE')), "
-            # a writer's INSERT is granted on the columns the ledger's inserts name, not the table
-            "e.oid IS NOT NULL AND has_any_column_privilege(e.oid, 'INSERT'), session_user::text, "
-            "(SELECT d.description FROM pg_proc p JOIN pg_description d ON d.objoid = p.oid "
-            "AND d.classoid = 'pg_proc'::regclass AND d.objsubid = 0 "
-            "WHERE p.pronamespace = e.relnamespace AND p.proname = 'ledger_stamp_role') "
-            "FROM (SELECT to_regclass(%(events)s)::oid AS events, to_regclass(%(receipts)s)::oid AS receipts) x "
-            "LEFT JOIN pg_class e ON e.oid = x.events LEFT JOIN pg_class r ON r.oid = x.receipts "
-            "LEFT JOIN pg_namespace s ON s.nspname = %(read)s",
+    return (("SELECT e.oid IS NOT NULL, "
+             "ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = e.oid AND NOT a.attisdropped "
+             "AND a.attname = ANY(%(evidence)s)), "
+             "ARRAY(SELECT t.tgname::text FROM pg_trigger t WHERE t.tgrelid IN (e.oid, r.oid) AND NOT t.tgisinternal), "
+             "r.oid IS NOT NULL, s.oid IS NOT NULL, "
+             # the DDL: creating the tables takes CREATE on the schema, changing them their owner's
+             # rights, creating the read models' schema CREATE on the database
+             "(CASE WHEN e.oid IS NULL THEN has_schema_privilege(%(schema)s, 'CREATE') "
+             "ELSE pg_has_role(e.relowner, 'USAGE') END) "
+             "AND (s.oid IS NOT NULL OR has_database_privilege(current_database(), 'CREATE')), "
+             # a writer's INSERT is granted on the columns the ledger's inserts name, not the table
+             "e.oid IS NOT NULL AND has_any_column_privilege(e.oid, 'INSERT'), session_user::text, "
+             "(SELECT d.description FROM pg_proc p JOIN pg_description d ON d.objoid = p.oid "
+             "AND d.classoid = 'pg_proc'::regclass AND d.objsubid = 0 "
+             "WHERE p.pronamespace = e.relnamespace AND p.proname = 'ledger_stamp_role') "
+             "FROM (SELECT to_regclass(%(events)s)::oid AS events, to_regclass(%(receipts)s)::oid AS receipts) x "
+             "LEFT JOIN pg_class e ON e.oid = x.events LEFT JOIN pg_class r ON r.oid = x.receipts "
+             "LEFT JOIN pg_namespace s ON s.nspname = %(read)s"),
             {"evidence": list(PG_EVIDENCE), "schema": schema, "events": f'"{schema}"."{table}"',
              "receipts": f'"{schema}"."{RECEIPTS_TABLE}"', "read": READ_SCHEMA})
 
 
-def postgres_missing(row: tuple, table: str) -> list[str] | None:
+def postgres_missing(row: tuple[Any, ...], table: str) -> list[str] | None:
     """From `postgres_probe`'s row: None when there is no events table, else what the store lacks."""
     present, columns, triggers, receipts, read_schema = row[:5]
     if not present:
@@ -156,41 +156,41 @@ def postgres_statements(schema: str, table: str) -> list[str]:
     return [
         f'CREATE SCHEMA IF NOT EXISTS "{READ_SCHEMA}"',
         # read models an older version built beside the events: derived tables, rebuilt in the new schema
-        "DO $$ DECLARE derived record; BEGIN FOR derived IN SELECT tablename FROM pg_tables "
-        f"WHERE schemaname = '{schema}' AND (tablename ~ '^rm[0-9]+_' OR tablename = 'ledger_projection') LOOP "
-        f"EXECUTE format('DROP TABLE IF EXISTS {s}.%I CASCADE', derived.tablename); END LOOP; END $$",
-        f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS signer text, ADD COLUMN IF NOT EXISTS signature text, "
-        "ADD COLUMN IF NOT EXISTS db_role text",
+        ("DO $$ DECLARE derived record; BEGIN FOR derived IN SELECT tablename FROM pg_tables "
+         f"WHERE schemaname = '{schema}' AND (tablename ~ '^rm[0-9]+_' OR tablename = 'ledger_projection') LOOP "
+         f"EXECUTE format('DROP TABLE IF EXISTS {s}.%I CASCADE', derived.tablename); END LOOP; END $$"),
+        (f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS signer text, ADD COLUMN IF NOT EXISTS signature text, "
+         "ADD COLUMN IF NOT EXISTS db_role text"),
         f"CREATE TABLE IF NOT EXISTS {r} (position bigint NOT NULL, head text NOT NULL, receipt text NOT NULL)",
-        f"CREATE OR REPLACE FUNCTION {s}.ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        f"BEGIN RAISE EXCEPTION '{REFUSED}: % on % refused', TG_OP, TG_TABLE_NAME "
-        "USING ERRCODE = 'insufficient_privilege'; END $$",
+        (f"CREATE OR REPLACE FUNCTION {s}.ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
+         f"BEGIN RAISE EXCEPTION '{REFUSED}: % on % refused', TG_OP, TG_TABLE_NAME "
+         "USING ERRCODE = 'insufficient_privilege'; END $$"),
         # the stamp, for each row; before each INSERT statement, the refusal of an insert from the
         # read models' connection (once a statement: pg_settings costs a fraction of a millisecond).
         # Every name is the system catalog's, whatever the inserting session's search path (cheaper,
         # for each row, than a SET search_path on the function)
-        f"CREATE OR REPLACE FUNCTION {s}.ledger_stamp_role() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "IF TG_LEVEL OPERATOR(pg_catalog.=) 'STATEMENT' THEN "
-        "IF EXISTS (SELECT 1 FROM pg_catalog.pg_settings "
-        f"WHERE name OPERATOR(pg_catalog.=) '{READ_MODELS_MARK}' AND source OPERATOR(pg_catalog.=) 'client') THEN "
-        "RAISE EXCEPTION 'events are inserted only by the ledger''s own writes: an INSERT into % from the "
-        "read models'' connection (role %) refused', TG_TABLE_NAME, session_user "
-        "USING ERRCODE = 'insufficient_privilege'; END IF; RETURN NULL; END IF; "
-        "IF current_user OPERATOR(pg_catalog.<>) session_user THEN "
-        "RAISE EXCEPTION 'events are inserted only by a login role acting as itself: role % acting as % refused', "
-        "session_user, current_user USING ERRCODE = 'insufficient_privilege'; END IF; "
-        "NEW.db_role := session_user; RETURN NEW; END $$",
+        (f"CREATE OR REPLACE FUNCTION {s}.ledger_stamp_role() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+         "IF TG_LEVEL OPERATOR(pg_catalog.=) 'STATEMENT' THEN "
+         "IF EXISTS (SELECT 1 FROM pg_catalog.pg_settings "
+         f"WHERE name OPERATOR(pg_catalog.=) '{READ_MODELS_MARK}' AND source OPERATOR(pg_catalog.=) 'client') THEN "
+         "RAISE EXCEPTION 'events are inserted only by the ledger''s own writes: an INSERT into % from the "
+         "read models'' connection (role %) refused', TG_TABLE_NAME, session_user "
+         "USING ERRCODE = 'insufficient_privilege'; END IF; RETURN NULL; END IF; "
+         "IF current_user OPERATOR(pg_catalog.<>) session_user THEN "
+         "RAISE EXCEPTION 'events are inserted only by a login role acting as itself: role % acting as % refused', "
+         "session_user, current_user USING ERRCODE = 'insufficient_privilege'; END IF; "
+         "NEW.db_role := session_user; RETURN NEW; END $$"),
         f"COMMENT ON FUNCTION {s}.ledger_stamp_role() IS '{STORE_VERSION}'",
         *(statement for target, name in ((t, table), (r, RECEIPTS_TABLE)) for statement in (
-            f'CREATE OR REPLACE TRIGGER "{name}_append_only" BEFORE UPDATE OR DELETE ON {target} '
-            f"FOR EACH ROW EXECUTE FUNCTION {s}.ledger_refuse_change()",
-            f'CREATE OR REPLACE TRIGGER "{name}_no_truncate" BEFORE TRUNCATE ON {target} '
-            f"FOR EACH STATEMENT EXECUTE FUNCTION {s}.ledger_refuse_change()",
+            (f'CREATE OR REPLACE TRIGGER "{name}_append_only" BEFORE UPDATE OR DELETE ON {target} '
+             f"FOR EACH ROW EXECUTE FUNCTION {s}.ledger_refuse_change()"),
+            (f'CREATE OR REPLACE TRIGGER "{name}_no_truncate" BEFORE TRUNCATE ON {target} '
+             f"FOR EACH STATEMENT EXECUTE FUNCTION {s}.ledger_refuse_change()"),
         )),
-        f'CREATE OR REPLACE TRIGGER "{table}_db_role" BEFORE INSERT ON {t} '
-        f"FOR EACH ROW EXECUTE FUNCTION {s}.ledger_stamp_role()",
-        f'CREATE OR REPLACE TRIGGER "{table}_not_from_read_models" BEFORE INSERT ON {t} '
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {s}.ledger_stamp_role()",
+        (f'CREATE OR REPLACE TRIGGER "{table}_db_role" BEFORE INSERT ON {t} '
+         f"FOR EACH ROW EXECUTE FUNCTION {s}.ledger_stamp_role()"),
+        (f'CREATE OR REPLACE TRIGGER "{table}_not_from_read_models" BEFORE INSERT ON {t} '
+         f"FOR EACH STATEMENT EXECUTE FUNCTION {s}.ledger_stamp_role()"),
     ]
 
 

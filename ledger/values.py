@@ -5,9 +5,10 @@ Countries and currencies come from pycountry (ISO 3166-1 and ISO 4217), never fr
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import date, datetime, timezone
-from functools import lru_cache
+from datetime import UTC, date, datetime
+from functools import cache, lru_cache
 from typing import NamedTuple
 from uuid import UUID, uuid5
 
@@ -90,7 +91,7 @@ def check_name(value: str) -> str:
     if invisible is not None:
         raise InvalidInput(f"the invisible character U+{ord(invisible):04X} is not allowed in a name")
     scripts = {unicodedata.name(c, "").split(" ", 1)[0] for c in name if c.isalpha()} & {"LATIN", "CYRILLIC", "GREEK"}
-    if len(scripts) > 1:  # а (Cyrillic) in a Latin name reads as a (Latin): two names that look one
+    if len(scripts) > 1:  # а (Cyrillic) in a Latin name reads as a (Latin): two names that look one  # noqa: RUF003
         raise InvalidInput(f"a name may not mix {' and '.join(sorted(s.title() for s in scripts))} letters")
     return name
 
@@ -104,7 +105,7 @@ _INVISIBLE = frozenset(["\u034f", "\u115f", "\u1160", "\u17b4", "\u17b5", "\u180
 
 def name_key(name: str) -> str:
     """A name as compared to decide whose it is: NFKC-normalised and case-folded, so that Alice,
-    alice and ａｌｉｃｅ (full-width) are one person's name."""
+    alice and ａｌｉｃｅ (full-width) are one person's name."""  # noqa: RUF002 -- the example is the point
     import unicodedata
 
     return unicodedata.normalize("NFKC", name).casefold()
@@ -131,7 +132,7 @@ def check_url(value: str) -> str:
     return scheme.lower() + text[len(scheme):]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _country_name(code: str) -> str | None:
     import pycountry
 
@@ -167,7 +168,7 @@ def check_entity_ref(value: str) -> str:
     return check_id(value, "entity id")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _currency_ok(code: str) -> bool:
     import pycountry
 
@@ -273,7 +274,7 @@ def _parse_date_text(value: str) -> PartialDate:
     except ValueError:
         raise InvalidInput(f"invalid date {shown(value)}: {_FORMS}") from None
     try:
-        utc = moment.astimezone(timezone.utc) if moment.tzinfo is not None else moment
+        utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment
     except OverflowError:
         utc = None
     _in_range(value, utc.year if utc is not None else 0)
@@ -282,7 +283,7 @@ def _parse_date_text(value: str) -> PartialDate:
 
 def is_future(on: str, precision: str, now: datetime | None = None) -> bool:
     """Whether a date's range starts after `now` (UTC; default: this moment)."""
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     return range_start(on, precision) > moment.isoformat(timespec="seconds")
 
 
@@ -291,12 +292,12 @@ def parse_moment(text: str) -> datetime:
     try:
         if _DAY.match(text):
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, 23, 59, 59, 999999, tzinfo=timezone.utc)
+            return datetime(day.year, day.month, day.day, 23, 59, 59, 999999, tzinfo=UTC)
         if not _DATE_TIME.match(text):
             raise ValueError(text)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-        moment.astimezone(timezone.utc)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise InvalidInput(f"--as-of {shown(text)}: give a position, an ISO 8601 date or date-time") from None
     return moment
@@ -311,7 +312,7 @@ def range_start(text: str, precision: str) -> str:
         return f"{text}T00:00:00"
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="seconds")
 
 
@@ -325,11 +326,11 @@ def parse_amount(value: object) -> int | float:
     if isinstance(value, str) and not _AMOUNT.match(value.strip()):  # not float()'s `1_000`, `٣`, `inf`
         raise InvalidInput(f"invalid amount {shown(value)}: give a number in digits 0-9")
     try:
-        number = float(value) if not isinstance(value, int) else value
+        number = float(value) if not isinstance(value, int) else value  # type: ignore[arg-type]  # TypeError below
     except (TypeError, ValueError):
         raise InvalidInput(f"invalid amount {shown(value)}: give a number") from None
     if isinstance(number, float):
-        if number != number or number in (float("inf"), float("-inf")):
+        if math.isnan(number) or number in (float("inf"), float("-inf")):
             raise InvalidInput(f"invalid amount {shown(value)}")
         if number.is_integer():
             number = int(number)

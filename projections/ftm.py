@@ -12,7 +12,9 @@ view) — the Event carries the corrected values, retracted incidents are left o
 every correction: the fields with their old and new values, the reason, the sources that prompted
 it, who made it and when; the Admiralty grading — in the Document's `notes`; recording time and
 actor — in `notes` ("recorded by ... at ..."); a seizure's value — the Event's `description` (FtM's
-amounts belong to things, and the value is the incident's claim, not the item's); merges — the duplicate's id and name become the survivor's alias, and an Event's `description` names the survivor (with the id as recorded).
+amounts belong to things, and the value is the incident's claim, not the item's); merges — the
+duplicate's id and name become the survivor's alias, and an Event's `description` names the
+survivor (with the id as recorded).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import json
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
-
 
 from ledger.codes import EVENT_CODES
 from ledger.values import is_country_ref
@@ -62,7 +63,8 @@ def ftm_entities(db: Db, case: str | None = None) -> Iterator[dict[str, Any]]:
         project.add("program", row.regime)
         yield project.to_dict()
 
-    for row in map(_row, db.rows(f"SELECT * FROM {db.t('sources')} WHERE id IN (:ids) ORDER BY id", ids=sorted(needed_sources))):
+    for row in map(_row, db.rows(f"SELECT * FROM {db.t('sources')} WHERE id IN (:ids) ORDER BY id",
+                                 ids=sorted(needed_sources))):
         doc = model.make_entity("Document")
         doc.id = _id("source", row.id)
         doc.add("title", row.title)

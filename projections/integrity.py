@@ -32,7 +32,7 @@ def broken_link(position: int) -> LogChanged:
                       "run ledger verify")
 
 
-def linked(rows: Iterable[tuple], previous: str) -> tuple[list[tuple[int, str, str, Any]], str]:
+def linked(rows: Iterable[tuple[Any, ...]], previous: str) -> tuple[list[tuple[int, str, str, Any]], str]:
     """Check each row's chain link from `previous` (rows: position, stream, version, topic,
     state, hash); the rows as the projector takes them, and the last hash."""
     out: list[tuple[int, str, str, Any]] = []
@@ -47,7 +47,8 @@ def linked(rows: Iterable[tuple], previous: str) -> tuple[list[tuple[int, str, s
 def verified_head(app: Any, position: int) -> str:
     """The chain's head at `position`, after checking every link and signature up to it; refused
     if one fails."""
-    return verified(app, position).head
+    head: str = verified(app, position).head
+    return head
 
 
 def verified(app: Any, position: int, receipts: list[tuple[str, dict[str, Any]]] | None = None) -> Any:
@@ -132,7 +133,7 @@ def compare_read_models(live_conn: Any, live_generation: int, fresh_conn: Any, f
         live_table, fresh_table = prefix(live_generation) + name, prefix(fresh_generation) + name
         try:
             live = _table_rows(live_conn, live_table)
-        except Exception as error:  # dropped or altered
+        except Exception as error:  # noqa: BLE001 -- dropped or altered: any failure is the answer
             return f"read-model table {live_table} cannot be read: {str(error).strip().splitlines()[0]}"
         fresh = _table_rows(fresh_conn, fresh_table)
         if live[0] != fresh[0]:
@@ -163,7 +164,8 @@ def deep_problem(read_models: Any, app: Any) -> str | None:
     try:
         with read_models._transaction(write=False):
             generation, position, hashed = read_models._state()
-    except (NoReadModels, *db_errors(read_models.conn)):  # none yet, or of an older layout: the next read builds them
+    except (NoReadModels, *db_errors(read_models.conn)):  # type: ignore[misc]  # mypy takes no starred tuple here
+        # none yet, or of an older layout: the next read builds them
         generation, position, hashed = None, 0, None
     fresh = ReadModels(None, ReadModels.log_of(app))
     try:
@@ -185,7 +187,7 @@ def deep_problem(read_models: Any, app: Any) -> str | None:
                     f"{(str(error.cause).strip().splitlines() or [''])[0][:200]}): an event no read can show")
         except LedgerError as error:
             return str(error)
-        except Exception as error:  # what the projector cannot read, though the chain holds
+        except Exception as error:  # noqa: BLE001 -- what the projector cannot read, though the chain holds
             with fresh.reading() as (_, reached):  # the last page that went in whole
                 pass
             return (f"the log cannot be projected at position {_first_unprojectable(app, reached)} "
@@ -205,7 +207,7 @@ def _first_unprojectable(app: Any, after: int) -> int | None:
         for row in ReadModels.log_of(app)(after, None):
             try:
                 probe.catch_up(upto=row[0])
-            except Exception:
+            except Exception:  # noqa: BLE001 -- any failure marks the event sought
                 return row[0]
     finally:
         probe.close()

@@ -28,7 +28,8 @@ STATE = ("SELECT s.generation, s.position, s.hash, (SELECT MAX({column}) FROM {e
          "(SELECT e.hash FROM {events} e WHERE e.{column} = s.position) "
          f"FROM ledger_projection s WHERE s.name = '{NAME}'")
 
-REMEDY = "run ledger verify to see what changed; ledger replay --force rebuilds the read models from the log as it stands"
+REMEDY = ("run ledger verify to see what changed; ledger replay --force rebuilds the read models from the log as it "
+          "stands")
 
 
 def check_state(position: int, state_hash: str, log_hash: str | None) -> None:

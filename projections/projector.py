@@ -30,7 +30,7 @@ class Stored(NamedTuple):
     position: int
     stream: str
     topic: str
-    state: bytes | str | dict
+    state: bytes | str | dict[str, Any]
 
 
 # the columns each new row is written with, in the order the handlers build them
@@ -78,7 +78,7 @@ class Projector:
         self.before_lookup = before_lookup  # a replay's fresh tables get their indexes then
         self.mark = "%s" if self.copy else "?"
         self.refs: dict[str, str] = {}
-        self.pending: dict[str, list[tuple]] = {name: [] for name in COLUMNS}
+        self.pending: dict[str, list[tuple[Any, ...]]] = {name: [] for name in COLUMNS}
         self.writes = {name: f"COPY {self.t(name)} ({', '.join(cols)}) FROM STDIN" if self.copy else
                        f"INSERT INTO {self.t(name)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
                        for name, cols in COLUMNS.items()}
@@ -102,7 +102,7 @@ class Projector:
     def t(self, name: str) -> str:
         return f"rm{self.generation}_{name}"
 
-    def apply(self, conn: Any, event: Stored | tuple) -> None:
+    def apply(self, conn: Any, event: Stored | tuple[Any, ...]) -> None:
         """Apply one stored event on a DB-API connection. New rows are buffered: call `flush`
         before the transaction ends."""
         position, stream, topic, state = event
@@ -110,8 +110,9 @@ class Projector:
         if handler is None:
             from ledger.errors import Unprojectable
 
-            raise Unprojectable(position, topic, LookupError("no projection knows this type of event: a newer "
-                                                             "version of the ledger wrote it, or it was inserted by hand"))
+            raise Unprojectable(position, topic, LookupError(
+                "no projection knows this type of event: a newer version of the ledger wrote it, or it was "
+                "inserted by hand"))
         try:
             handler(conn, position, stream, state if isinstance(state, dict) else orjson.loads(state))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
@@ -138,7 +139,7 @@ class Projector:
         if cursor is not None:
             cursor.close()
 
-    def _execute(self, conn: Any, sql: str, params: tuple) -> list[tuple]:
+    def _execute(self, conn: Any, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         self.flush(conn)
         if self.before_lookup is not None:
             self.before_lookup()
@@ -248,7 +249,7 @@ def _plain_number(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _role_rows(incident: int, kind: str, fields: dict[str, Any]) -> list[tuple]:
+def _role_rows(incident: int, kind: str, fields: dict[str, Any]) -> list[tuple[Any, ...]]:
     return [(ref, incident, role) for role in INCIDENT_ROLES[kind] for ref in dict.fromkeys(fields.get(role) or ())]
 
 
@@ -256,7 +257,7 @@ _RANK = {precision: rank for rank, precision in enumerate(PRECISIONS)}
 _start = lru_cache(maxsize=4096)(range_start)  # the same dates come again and again
 
 
-def incident_row(kind: str, fields: dict[str, Any]) -> tuple:
+def incident_row(kind: str, fields: dict[str, Any]) -> tuple[Any, ...]:
     """The values of an incident's FIELD_COLUMNS, from its stored fields."""
     get = fields.get
     on, precision = fields["on"], fields["precision"]

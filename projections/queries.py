@@ -161,7 +161,7 @@ def entity_show(db: Db, entity_id: str) -> dict[str, Any]:
             name = country_name(entity_id)
         except ValueError:
             raise NotFound(f"no entity {entity_id}") from None
-        out = {"id": entity_id, "kind": COUNTRY_KIND, "name": name, "aliases": [],
+        out: dict[str, Any] = {"id": entity_id, "kind": COUNTRY_KIND, "name": name, "aliases": [],
                "identifiers": {"iso3166-1": entity_id}, "country": entity_id, "merged_from": []}
         group = [entity_id]
     else:
@@ -203,7 +203,8 @@ def merged_from(db: Db, survivor: str) -> list[str]:
 
 def timeline(db: Db, case: str | None = None, entity: str | None = None,
              include_retracted: bool = False) -> list[dict[str, Any]]:
-    where, params = [], {}
+    where: list[str] = []
+    params: dict[str, Any] = {}
     if case is not None:
         if db.one(f"SELECT id FROM {db.t('cases')} WHERE id = :id", id=case) is None:
             raise NotFound(f"no case {case}")

@@ -38,6 +38,7 @@ from projections.projector import Projector
 from projections.queries import Db
 from projections.schema import NAME, STATE_TABLE, drop_statements, index_statements, table_statements
 
+
 class NoReadModels(LookupError):
     """There are no read models of this layout here (yet), or this session does not read them."""
 
@@ -112,7 +113,7 @@ class ReadModels:
 
     # ------------------------------------------------------------------ transactions
 
-    def _sql(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def _sql(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         cursor = self.conn.execute(sql.replace("?", self.mark), params)
         try:
             return cursor.fetchall() if cursor.description else []
@@ -211,7 +212,7 @@ class ReadModels:
         column = self.column
         sql = (f"SELECT {column}, originator_id, originator_version, topic, state, hash "
                f"FROM {self.settings.events_relation} WHERE {column} > ?")
-        params: tuple = (after,)
+        params: tuple[Any, ...] = (after,)
         if upto is not None:
             sql += f" AND {column} <= ?"
             params += (upto,)
@@ -253,8 +254,8 @@ class ReadModels:
                     self._state()
                 self.ready = True
                 return
-            except (NoReadModels, *db_errors(self.conn)):  # no state table yet, one of another layout, no row of this version
-                pass
+            except (NoReadModels, *db_errors(self.conn)):  # type: ignore[misc]  # mypy takes no starred tuple here
+                pass  # no state table yet, one of another layout, no row of this version
         with self.writing():
             if self.foreign:
                 self._drop_foreign()
@@ -298,7 +299,7 @@ class ReadModels:
             self._check(position, hashed)
             return position < self.head()
 
-    def catch_up(self, upto: int | None = None, recorded: list[tuple] | None = None) -> int:
+    def catch_up(self, upto: int | None = None, recorded: list[tuple[Any, ...]] | None = None) -> int:
         """Apply every event after the tracked position (up to `upto`); the number applied.
 
         `recorded`: events this process has just stored, (position, stream, topic, state); when
@@ -319,7 +320,7 @@ class ReadModels:
                     return 0
             return self._catch_up(upto, None)
 
-    def _catch_up(self, upto: int | None, recorded: list[tuple] | None) -> int:
+    def _catch_up(self, upto: int | None, recorded: list[tuple[Any, ...]] | None) -> int:
         self.ensure()
         applied = self._apply_recorded(recorded) if recorded else 0
         if upto is None and not self.behind():
@@ -340,7 +341,7 @@ class ReadModels:
                 self._move(page[-1][0], hashed)
                 applied += len(page)
 
-    def _apply_recorded(self, recorded: list[tuple]) -> int:
+    def _apply_recorded(self, recorded: list[tuple[Any, ...]]) -> int:
         applied = 0
         for start in range(0, len(recorded), RECORDED_PAGE):
             page = recorded[start:start + RECORDED_PAGE]
@@ -349,7 +350,7 @@ class ReadModels:
                 self._check(position, hashed)
                 if page[0][0] <= position:
                     page = [stored for stored in page if stored[0] > position]
-                if not page or page[0][0] != position + 1 and self._gap(position, page[0][0]):
+                if not page or (page[0][0] != position + 1 and self._gap(position, page[0][0])):
                     return applied  # another writer came in between: the ordinary catch-up reads the log
                 projector = self._projector(generation)
                 for stored in page:
@@ -375,7 +376,7 @@ class ReadModels:
         try:
             with self._transaction(write=False):
                 _, position, hashed = self._state()
-        except (NoReadModels, *db_errors(self.conn)):  # no read models, or of another layout
+        except (NoReadModels, *db_errors(self.conn)):  # type: ignore[misc]  # no read models, or of another layout
             position, hashed = -1, ""
         if position >= 0:
             with self._transaction(write=False):

@@ -13,7 +13,6 @@ from ledger.importer import import_lines
 from ledger.settings import Settings, open_ledger
 from projections import queries
 from projections.readmodels import ReadModels
-
 from tests.conftest import STORY
 
 
@@ -89,7 +88,7 @@ def test_a_bad_line_rejects_the_whole_file(ledger):
 
 
 def test_a_key_repeated_further_down_the_file_is_skipped_or_refused(ledger):
-    app, rm = ledger
+    app, _ = ledger
     setup = STORY.read_text().splitlines()[:14]  # sources, entities and the case
     raid = {"op": "record.raid", "key": "raid-1", "case": "chiba-lexus", "on": "2023-12-07",
             "sources": ["asahi-2023-12-07"], "authority": "JP", "target": "JP"}
@@ -154,7 +153,8 @@ def test_read_models_of_an_older_layout_are_rebuilt_from_the_log(ledger, setting
 
     app, rm = ledger
     import_lines(app, STORY.read_text().splitlines(), "tester")
-    before = [_read(rm, app, *read) for read in (("cases",), ("timeline", None, None, True), ("case_show", "chiba-lexus"))]
+    before = [_read(rm, app, *read)
+              for read in (("cases",), ("timeline", None, None, True), ("case_show", "chiba-lexus"))]
     with rm.writing():  # as an earlier version of the ledger left them
         rm._sql("UPDATE ledger_projection SET name = 'read_models' WHERE name = ?", (NAME,))
     newer = ReadModels(settings)
@@ -270,7 +270,7 @@ def test_a_case_closed_while_an_incident_is_recorded_on_it_refuses_the_incident(
 
 def test_an_import_whose_case_is_closed_between_checking_and_storing_stops_at_that_batch(ledger, other_writer,
                                                                                        monkeypatch):
-    import ledger.importer as importer
+    from ledger import importer
     from ledger.errors import Refused
 
     app, _ = ledger
@@ -292,7 +292,7 @@ def test_an_import_whose_case_is_closed_between_checking_and_storing_stops_at_th
 
 
 def test_status_changes_earlier_in_the_same_import_are_not_taken_for_another_writer(ledger, monkeypatch):
-    import ledger.importer as importer
+    from ledger import importer
 
     app, rm = ledger
     import_lines(app, STORY.read_text().splitlines(), "tester")

@@ -30,5 +30,5 @@ def test_a_ledger_built_any_way_chains_its_events(env):
 
 
 def test_a_ledger_with_a_persistence_module_it_cannot_chain_is_refused():
-    with pytest.raises(InvalidInput, match="eventsourcing.sqlite or eventsourcing.postgres"):
+    with pytest.raises(InvalidInput, match=r"eventsourcing\.sqlite or eventsourcing\.postgres"):
         Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.dcb.popo"})

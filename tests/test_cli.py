@@ -15,7 +15,8 @@ from tests.conftest import STORY
 
 def test_cases_json_and_text(story):
     assert story.json("cases") == [
-        {"id": "chiba-lexus", "title": "Lexus bound for North Korea seized in Chiba", "status": "investigating", "incidents": 3},
+        {"id": "chiba-lexus", "title": "Lexus bound for North Korea seized in Chiba", "status": "investigating",
+         "incidents": 3},
         {"id": "han-ivory", "title": "Han Tae-song ivory smuggling probe", "status": "open", "incidents": 2},
         {"id": "han-zimbabwe-1992", "title": "Han Tae-song expelled from Zimbabwe", "status": "closed", "incidents": 1},
     ]
@@ -38,7 +39,8 @@ def test_record_prints_the_id_and_json_gives_the_position(story):
 
 
 def test_writes_answer_id_position_skipped(run):
-    first = run.json("source", "add", "s1", "--publisher", "P", "--title", "T", "--reliability", "b", "--credibility", "2")
+    first = run.json("source", "add", "s1", "--publisher", "P", "--title", "T", "--reliability", "b",
+                     "--credibility", "2")
     assert first == {"id": "s1", "position": 1, "skipped": False}
     assert run.json("source", "add", "s1", "--publisher", "P", "--title", "T", "--reliability", "B",
                     "--credibility", "2") == {"id": "s1", "position": 1, "skipped": True}
@@ -71,7 +73,8 @@ def test_entities_lists_countries_in_roles_and_leaves_merged_duplicates_out(stor
         {"id": "KP", "kind": "country", "name": "Korea, Democratic People's Republic of"},
         {"id": "ZW", "kind": "country", "name": "Zimbabwe"}]
     kp = story.json("entity", "show", "KP")
-    assert kp["kind"] == "country" and [(i["kind"], i["role"]) for i in kp["incidents"]] == [("recall", "sending_state")]
+    assert kp["kind"] == "country"
+    assert [(i["kind"], i["role"]) for i in kp["incidents"]] == [("recall", "sending_state")]
 
 
 def test_corrections_show_in_reads_and_history_keeps_both(story):
@@ -99,7 +102,8 @@ def test_amend_parses_set_and_refuses_unknown_fields(story):
     assert out["skipped"] is False
     raid = next(i for i in story.json("timeline", "--case", "chiba-lexus") if i["kind"] == "raid")
     assert raid["place"] == "Chiba city" and raid["note"] is None
-    assert "cannot amend 'value' of a raid" in story("amend", "chiba-raid", "--reason", "r", "--set", "value=1", code=2).stderr
+    refused = story("amend", "chiba-raid", "--reason", "r", "--set", "value=1", code=2)
+    assert "cannot amend 'value' of a raid" in refused.stderr
     assert "FIELD=VALUE" in story("amend", "chiba-raid", "--reason", "r", "--set", "value", code=2).stderr
 
 
@@ -148,7 +152,7 @@ def _ledger(tmp_path, *args, input=None):
     exe = shutil.which("ledger") or f"{sys.executable} -m commands.cli"
     env = dict(os.environ, LEDGER_DB=str(tmp_path / "l.db"), LEDGER_ACTOR="proc")
     return subprocess.run([*exe.split(), *args], capture_output=True, text=True, env=env, input=input,
-                          cwd=tmp_path, timeout=120)
+                          cwd=tmp_path, timeout=120, check=False)
 
 
 def test_a_real_process_end_to_end(tmp_path):
@@ -171,7 +175,7 @@ def _imported_by(args: list[str], modules: tuple[str, ...]) -> tuple[str, list[s
             f"try: cli.main({args!r}, prog_name='ledger')\n"
             "except SystemExit as exit: assert not exit.code, exit.code\n"
             f"print('\\n' + ','.join(m for m in {modules!r} if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     return out.stdout, [m for m in out.stdout.splitlines()[-1].split(",") if m]
 

@@ -12,7 +12,8 @@ from ledger.values import derived_id
 
 
 def _case() -> Case:
-    return Case._create(Case.Opened, id=derived_id("case", "c"), case_id="c", data={"title": "T"}, digest="d", actor="a")
+    return Case._create(Case.Opened, id=derived_id("case", "c"), case_id="c", data={"title": "T"}, digest="d",
+                        actor="a")
 
 
 def test_case_status_rules():
@@ -27,7 +28,8 @@ def test_case_status_rules():
         case.check_accepts_incidents()
     assert case.change_status("open", "new facts", "a", None, "x")
     case.check_accepts_incidents()
-    assert [type(e).__name__ for e in case.collect_events()] == ["Opened", "StatusChanged", "StatusChanged", "StatusChanged"]
+    assert [type(e).__name__ for e in case.collect_events()] == [
+        "Opened", "StatusChanged", "StatusChanged", "StatusChanged"]
 
 
 def test_a_refused_change_triggers_no_event():

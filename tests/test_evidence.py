@@ -333,7 +333,8 @@ def test_a_receipt_past_an_event_that_breaks_the_log_says_so(keys):
     log = _three_writes(keys)
     rows = [log.rows[0], _with(log.rows[1], state=log.rows[1].state.replace(b"alice", b"alicf")), *log.rows[2:]]
     result = audit(rows, receipts=[("r.json", log.receipt(keys["alice"], "alice"))])
-    broken = "event at position 2 does not match the chain: an event was edited, removed or inserted here or just before"
+    broken = ("event at position 2 does not match the chain: an event was edited, removed or inserted here or "
+              "just before")
     assert (result.ok, result.first_bad_position, result.problem) == (False, 2, broken)
     assert result.receipts[0].ok is False
     assert result.receipts[0].problem == f"the log does not verify up to the receipt's position: {broken}"
@@ -431,7 +432,8 @@ def events(url: str) -> list[dict[str, Any]]:
         try:
             if not con.execute("select 1 from sqlite_master where name='stored_events'").fetchall():
                 return []
-            got = con.execute("SELECT rowid, signer, signature, hash, NULL FROM stored_events ORDER BY rowid").fetchall()
+            got = con.execute(
+                "SELECT rowid, signer, signature, hash, NULL FROM stored_events ORDER BY rowid").fetchall()
         finally:
             con.close()
     return [dict(zip(("position", "signer", "signature", "hash", "db_role"), r)) for r in got]
@@ -834,7 +836,7 @@ def test_an_unsigned_registration_gives_no_sponsor_so_no_chain_of_names_takes_a_
     assert "revoked in a write signed with a key of its owner (alice)" in run(
         "key", "revoke", alice, "--reason", "x", key="m2", code=1).stderr
     assert events(run.url) == before
-    lead = [k for k in run.json("key", "list") if k["actor"] == "lead"][0]
+    lead = next(k for k in run.json("key", "list") if k["actor"] == "lead")
     assert lead["registered_by"] == "mallory"
 
 

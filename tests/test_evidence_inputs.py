@@ -27,7 +27,7 @@ def _unknown_algorithm_pem() -> str:
     """A well-formed PEM public key of an algorithm nobody knows (OID 1.2.3.4)."""
     import base64
 
-    body = bytes.fromhex("3012300506032a0304" "0309000102030405060708")
+    body = bytes.fromhex("3012300506032a03040309000102030405060708")
     return "-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(body).decode() + "\n-----END PUBLIC KEY-----\n"
 
 
@@ -56,7 +56,7 @@ def test_public_key_may_be_given_as_its_pub_file_or_a_pem_file(run, tmp_path):
 def test_a_key_owner_with_invisible_characters_or_no_letter_is_refused(run, tmp_path, name):
     made = new_key(tmp_path / "n")
     result = run("key", "add", name, made.public_key, "--reason", "x", key="k", code=2)
-    assert result.stderr.startswith("Error: ACTOR: ") and "\n" == result.stderr[-1]
+    assert result.stderr.startswith("Error: ACTOR: ") and result.stderr[-1] == "\n"
 
 
 def test_a_private_key_is_never_written_to_stdout_nor_read_from_a_pipe(run, tmp_path):

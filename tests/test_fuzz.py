@@ -147,7 +147,7 @@ def check(run: Runner, result, before: int, tmp: Path) -> None:
     tally["cases"] += 1
     problems = []
     out = (result.stderr or "") + (result.stdout or "")
-    if "Traceback" in out or result.exception is not None and not isinstance(result.exception, SystemExit):
+    if "Traceback" in out or (result.exception is not None and not isinstance(result.exception, SystemExit)):
         problems.append("traceback")
     if "LEDGER_DEBUG" in result.stderr:
         problems.append("internal error")
@@ -203,7 +203,7 @@ def test_hostile_import_lines_are_refused_whole_or_stored_safely(db_url, tmp_pat
     result = run.runner.invoke(run_cli(), ["--db", str(run.db), "--actor", "fuzzer", "import", str(path)])
     check(run, result, before, tmp_path)
     if result.exit_code == 2:
-        assert re.search(r"^line \d+: ", result.stderr, re.M), result.stderr
+        assert re.search(r"^line \d+: ", result.stderr, re.MULTILINE), result.stderr
 
 
 @FUZZ

@@ -154,8 +154,9 @@ def test_newline_and_tab_are_kept_where_the_contract_allows_them(story):
     ("a NUL in a key", {"op": "source.add", "id": "n", "publisher": "P", "title": "T", "key": "\u0000"}, "U+0000"),
     ('"credibility": true', {"op": "source.add", "id": "n", "publisher": "P", "title": "T", "credibility": True},
      "credibility: true and false are not numbers"),
-    ('"value": true', {"op": "record.seizure", "case": "chiba-lexus", "on": "2023-12-09", "sources": ["asahi-2023-12-08"],
-                       "item": "lexus-sedan", "value": True, "currency": "USD"}, "value: invalid amount"),
+    ('"value": true', {"op": "record.seizure", "case": "chiba-lexus", "on": "2023-12-09",
+                       "sources": ["asahi-2023-12-08"], "item": "lexus-sedan", "value": True, "currency": "USD"},
+     "value: invalid amount"),
     ("an identifier that is a number", {"op": "entity.add", "id": "n", "kind": "vessel", "name": "Ship",
                                         "identifiers": {"imo": 9876543}}, "is not text"),
     ("a bidi override in an alias", {"op": "entity.alias", "id": "han-tae-song", "alias": "Han\u202eTae"}, "U+202E"),
@@ -313,7 +314,7 @@ def test_other_data_under_a_taken_id_says_which_fields_differ(story):
 def test_a_real_process_refuses_hostile_input_with_one_line(tmp_path):
     env = dict(os.environ, LEDGER_DB=str(tmp_path / "l.db"), LEDGER_ACTOR="tester")
     p = subprocess.run(["ledger", "entity", "add", "x", "--kind", "person", "--name", "a\x1b]0;pwned\x07b"],
-                       env=env, capture_output=True, text=True)
+                       env=env, capture_output=True, text=True, check=False)
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr == "Error: --name: the control character U+001B at character 2 is not allowed here\n"
     assert not (tmp_path / "l.db").exists()

@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-
 LEDGER = [sys.executable, "-m", "commands.cli"]
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +38,8 @@ def _env(db: str) -> dict:
 
 
 def _ledger(db: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([*LEDGER, *args], env=_env(db), capture_output=True, text=True, timeout=300, cwd=ROOT)
+    result = subprocess.run([*LEDGER, *args], env=_env(db), capture_output=True, text=True, timeout=300, cwd=ROOT,
+                            check=False)
     if check:
         assert result.returncode == 0, (args, result.stderr[-500:])
     return result
@@ -66,7 +66,7 @@ def test_concurrent_writers_lose_nothing_and_double_nothing(db_url, tmp_path):
                                env=_env(db_url), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
               for n in range(3)]
     for p in procs:
-        out, err = p.communicate(timeout=300)
+        _out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err[-500:]
     events, verdict = _facts(db_url)
     assert verdict["ok"] is True and verdict["events"] == events

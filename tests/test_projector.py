@@ -3,7 +3,7 @@ be the aggregates' own."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import orjson
@@ -41,7 +41,7 @@ def test_an_incident_id_is_its_stream_as_a_uuid():
 
 @given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1)))
 def test_the_recording_time_reads_as_the_event_wrote_it(moment):
-    stamp = moment.replace(tzinfo=timezone.utc)
+    stamp = moment.replace(tzinfo=UTC)
     state = orjson.loads(OrjsonTranscoder().encode({"timestamp": stamp}))
     assert _when(state) == stamp.isoformat()
     legacy = {"timestamp": {"_type_": "datetime_iso", "_data_": stamp.isoformat()}}  # the library's own transcoder

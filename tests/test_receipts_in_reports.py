@@ -51,7 +51,7 @@ def _keep(db_url: str, position: int, head: str, text: str) -> None:
 
 
 def test_a_kept_receipt_that_does_not_hold_is_never_named(signed, db_url):
-    story, key, receipt = signed
+    story, _key, receipt = signed
     forged = dict(receipt, at="2099-01-01T00:00:00+00:00")  # later "at", so it would sort first; its signature fails
     _keep(db_url, forged["position"], forged["head"], json.dumps(forged))
     _keep(db_url, 1, "0" * 64, "not a receipt at all")
@@ -62,7 +62,7 @@ def test_a_kept_receipt_that_does_not_hold_is_never_named(signed, db_url):
 def test_a_report_of_a_log_whose_signature_does_not_hold_is_refused(signed, db_url, tmp_path):
     """An attacker who rewrote the signed write's actor and re-chained it: the chain holds, the
     signature does not, and the report says so instead of vouching for it."""
-    story, key, receipt = signed
+    story, _key, receipt = signed
     if not db_url.endswith(".db"):
         pytest.skip("tampering is done on the SQLite file here; tests/test_tamper.py covers PostgreSQL")
     import sqlite3
@@ -75,7 +75,8 @@ def test_a_report_of_a_log_whose_signature_does_not_hold_is_refused(signed, db_u
     rows = con.execute("SELECT rowid, originator_id, originator_version, topic, state, hash FROM stored_events "
                        "ORDER BY rowid").fetchall()
     previous = None
-    for rowid, stream, version, topic, state, hashed in rows:
+    for rowid, stream, version, topic, stored_state, stored_hash in rows:
+        state, hashed = stored_state, stored_hash
         if rowid == receipt["position"]:
             state = bytes(state).replace(b'"tester"', b'"mallory"')
         if previous is not None:
@@ -93,7 +94,7 @@ def test_a_forged_last_event_that_claims_a_signer_is_refused_by_report_and_expor
     """Appended with the key's id but no signature (no key needed): verify fails, and so do report
     and export, which judge a signed write that reaches their position; history says the claim is
     not verified."""
-    story, key, receipt = signed
+    story, key, _receipt = signed
     if not db_url.endswith(".db"):
         pytest.skip("an INSERT into the SQLite file here; tests/test_tamper.py appends on PostgreSQL")
     import sqlite3
@@ -110,7 +111,8 @@ def test_a_forged_last_event_that_claims_a_signer_is_refused_by_report_and_expor
                           "source_id": "forged", "data": {"id": "forged", "publisher": "P", "title": "T"},
                           "digest": "0", "actor": "tester"})
     con.execute("INSERT INTO stored_events (originator_id, originator_version, topic, state, hash, signer) "
-                "VALUES (?, 1, ?, ?, ?, ?)", (stream, topic, state, link(previous, stream, 1, topic, state), key.key_id))
+                "VALUES (?, 1, ?, ?, ?, ?)",
+                (stream, topic, state, link(previous, stream, 1, topic, state), key.key_id))
     con.commit()
     con.close()
     assert "no signature covers them" in story("verify", code=1).stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests.persistence import AggregateRecorderTestCase, ApplicationRecorderTestCase
 
@@ -87,7 +87,7 @@ def test_each_event_is_sealed_over_the_previous_hash(recorder):
 def test_a_failed_insert_stores_nothing_unsealed(recorder):
     first = _event()
     recorder.insert_events([first])
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError):
         recorder.insert_events([_event(), first])  # the second one conflicts: whole batch rolls back
     assert [r.position for r in recorder.chain_rows()] == [1]
     assert verify(recorder.chain_rows()).ok

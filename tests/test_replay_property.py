@@ -23,7 +23,8 @@ KEYS = ["k1", "k2", "k3", None]
 ref = st.sampled_from(ENTITIES)
 record = st.one_of(
     st.builds(lambda c, d, s, a, t, k: m.RecordRaid(case=c, on=d, sources=[s], authority=a, target=t, key=k),
-              st.sampled_from(CASES), st.sampled_from(DATES), st.sampled_from(SOURCES), ref, ref, st.sampled_from(KEYS)),
+              st.sampled_from(CASES), st.sampled_from(DATES), st.sampled_from(SOURCES), ref, ref,
+              st.sampled_from(KEYS)),
     st.builds(lambda c, d, s, i, v, k: m.RecordSeizure(case=c, on=d, sources=[s], item=i, value=v,
                                                        currency="USD" if v is not None else None, key=k),
               st.sampled_from(CASES), st.sampled_from(DATES), st.sampled_from(SOURCES), ref,

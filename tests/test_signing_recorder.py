@@ -34,7 +34,7 @@ _SIGNER: Signer = None  # type: ignore[assignment]  (made by the module fixture 
 
 @pytest.fixture(autouse=True, scope="module")
 def _signer(tmp_path_factory):
-    global _SIGNER
+    global _SIGNER  # noqa: PLW0603 -- one signer for the module, made once by this fixture
     _SIGNER = Signer(new_key(tmp_path_factory.mktemp("key") / "recorder.key").private_file)
 
 

@@ -17,7 +17,8 @@ UUID = "f6554643-1c2b-5a0e-9d3f-0123456789ab"
 
 
 def test_a_table_wraps_free_text_and_keeps_ids_and_dates_whole():
-    rows = [{"id": "chiba-lexus", "on": "2017-09-30", "title": "Lexus bound for North Korea seized in the port of Chiba"}]
+    rows = [{"id": "chiba-lexus", "on": "2017-09-30",
+             "title": "Lexus bound for North Korea seized in the port of Chiba"}]
     assert render(rows, ["id", "on", "title"], 40) == [
         "id           on          title",
         "-----------  ----------  ---------------",
@@ -58,8 +59,8 @@ def test_the_timeline_fits_80_columns_and_shows_every_id_and_key_whole(story):
     out = story("timeline").stdout
     assert max(map(len, out.splitlines())) <= 80
     for incident in story.json("timeline"):
-        assert re.search(rf"^id / key\s+{incident['id']}$", out, re.M)
-        assert re.search(rf"^\s+{incident['key']}$", out, re.M)
+        assert re.search(rf"^id / key\s+{incident['id']}$", out, re.MULTILINE)
+        assert re.search(rf"^\s+{incident['key']}$", out, re.MULTILINE)
         assert incident["on"] in out
 
 
@@ -70,7 +71,8 @@ def test_case_show_names_each_incident_by_id_and_key_and_each_entity_by_id_and_n
         assert f"id / key  {incident['id']}\n          {incident['key']}\n" in out
     assert "id             name                                 kind          roles\n" in out
     assert "chiba-police   Chiba Prefectural Police             organization  authority\n" in out
-    assert "dealer-owners  Owners of the Chiba dealer           person        subject\n               (unnamed)\n" in out
+    assert ("dealer-owners  Owners of the Chiba dealer           person        subject\n"
+            "               (unnamed)\n") in out
 
 
 def test_at_160_columns_the_incidents_are_a_table_with_full_ids(story, monkeypatch):
@@ -78,9 +80,9 @@ def test_at_160_columns_the_incidents_are_a_table_with_full_ids(story, monkeypat
     out = story("case", "show", "chiba-lexus").stdout
     assert max(map(len, out.splitlines())) <= 160
     seizure = next(i for i in story.json("case", "show", "chiba-lexus")["incidents"] if i["kind"] == "seizure")
-    assert re.search(rf"^{seizure['id']}  2023-12-07  seizure  ", out, re.M)
-    assert re.search(r"^chiba-seizure\s+10,000,000 JPY ", out, re.M)
-    assert re.search(r"^id / key {30}on {10}kind {12}status ", out, re.M)
+    assert re.search(rf"^{seizure['id']}  2023-12-07  seizure  ", out, re.MULTILINE)
+    assert re.search(r"^chiba-seizure\s+10,000,000 JPY ", out, re.MULTILINE)
+    assert re.search(r"^id / key {30}on {10}kind {12}status ", out, re.MULTILINE)
 
 
 def test_entities_show_the_name_beside_the_id(story):
@@ -96,7 +98,8 @@ def test_json_is_format_json_and_each_list_read_speaks_every_format(story, args)
     assert story(*args, "--format", "json").stdout == as_json
     rows = json.loads(as_json)
     parsed = list(csv.DictReader(io.StringIO(story(*args, "--format", "csv").stdout)))
-    assert [r["id" if "id" in r else "position"] for r in parsed] == [str(r["id" if "id" in r else "position"]) for r in rows]
+    assert ([r["id" if "id" in r else "position"] for r in parsed]
+            == [str(r["id" if "id" in r else "position"]) for r in rows])
     tsv = story(*args, "--format", "tsv").stdout.splitlines()
     assert len(tsv) == len(rows) + 1 and tsv[0].split("\t") == list(parsed[0])
     assert story(*args, "--format", "table").stdout == story(*args).stdout
@@ -106,11 +109,13 @@ def test_json_is_format_json_and_each_list_read_speaks_every_format(story, args)
 def test_the_csv_and_tsv_of_a_list_read_are_safe_for_spreadsheets(story):
     story("case", "open", "formula", "--title", "=HYPERLINK(\"http://x\")")
     cases = {r["id"]: r for r in csv.DictReader(io.StringIO(story("cases", "--format", "csv").stdout))}
-    assert cases["formula"] == {"id": "formula", "title": "'=HYPERLINK(\"http://x\")", "status": "open", "incidents": "0"}
+    assert cases["formula"] == {"id": "formula", "title": "'=HYPERLINK(\"http://x\")", "status": "open",
+                                "incidents": "0"}
     story("record", "raid", "formula", "--on", "2023-12-08", "--source", "asahi-2023-12-07", "--authority", "JP",
           "--target", "JP", "--note", "@SUM(1)\tand\na tab", "--place", "-2+3", "--key", "f1")
     rows = list(csv.DictReader(io.StringIO(story("timeline", "--case", "formula", "--format", "csv").stdout)))
-    assert [(r["key"], r["place"], r["note"], r["authority"]) for r in rows] == [("f1", "'-2+3", "'@SUM(1)\tand\na tab", "JP")]
+    assert [(r["key"], r["place"], r["note"], r["authority"]) for r in rows] == [
+        ("f1", "'-2+3", "'@SUM(1)\tand\na tab", "JP")]
     tsv = story("timeline", "--case", "formula", "--format", "tsv").stdout.splitlines()
     assert len(tsv) == 2 and "\t'-2+3\t\t'@SUM(1)\\tand\\na tab\t" in tsv[1]
     timeline = list(csv.DictReader(io.StringIO(story("timeline", "--format", "csv").stdout)))

@@ -464,8 +464,10 @@ KINDS: dict[str, tuple[Any, Expected]] = {
     # the row after the hole no longer links; R1 (10) is before the hole and still holds
     "3-middle-delete": (delete_a_middle_row, Expected(13, ("position 13", NOT_IN_CHAIN), None, UNTIL_RECEIPT)),
     # a cut at a write's boundary leaves a log that is whole in itself: only a receipt catches it
-    "4-tail-cut-1": (cut_the_tail_by_1, Expected(None, (), None, "ends at position 17, before the receipt's position 18")),
-    "5-tail-cut-3": (cut_the_tail_by_3, Expected(None, (), None, "ends at position 15, before the receipt's position 18")),
+    "4-tail-cut-1": (cut_the_tail_by_1,
+                     Expected(None, (), None, "ends at position 17, before the receipt's position 18")),
+    "5-tail-cut-3": (cut_the_tail_by_3,
+                     Expected(None, (), None, "ends at position 15, before the receipt's position 18")),
     # but a cut inside a signed write (here the import 12-15) leaves events whose signature is gone
     "5b-cut-inside-a-signed-import": (cut_inside_a_signed_import, Expected(
         12, ("positions 12-13", "no signature covers them", "cut inside a signed write"), None, UNTIL_RECEIPT)),

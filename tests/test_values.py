@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import given
@@ -33,7 +33,8 @@ def test_dates_keep_their_precision(text, precision, start):
     assert parsed.start == start
 
 
-@pytest.mark.parametrize("bad", ["2023-02-30", "2023-13", "2023-00", "0000", "20231", "2023-1-1", "yesterday", "", None])
+@pytest.mark.parametrize("bad", ["2023-02-30", "2023-13", "2023-00", "0000", "20231", "2023-1-1", "yesterday", "",
+                                 None])
 def test_impossible_dates_are_rejected(bad):
     with pytest.raises(InvalidInput):
         parse_date(bad)
@@ -61,7 +62,7 @@ def test_a_date_time_is_accepted_exactly_when_it_lies_in_the_range_in_utc(moment
 
     text = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes))).isoformat()
     try:
-        utc = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes))).astimezone(timezone.utc)
+        utc = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes))).astimezone(UTC)
         inside = 1 <= utc.year <= 9998
     except OverflowError:
         inside = False

@@ -93,7 +93,7 @@ def run(args: list[str], db: str, work: Path) -> tuple[float, int, str]:
     env = dict(os.environ, LEDGER_DB=db, LEDGER_ACTOR="bench")
     cmd = ["/usr/bin/time", "-f", "%M", *args] if Path("/usr/bin/time").exists() else args
     t = time.perf_counter()
-    p = subprocess.run(cmd, env=env, cwd=work, capture_output=True, text=True)
+    p = subprocess.run(cmd, env=env, cwd=work, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t
     if p.returncode != 0:
         raise SystemExit(f"`{' '.join(args)}` exited {p.returncode}: {p.stderr.strip()[-400:]}")
@@ -309,7 +309,8 @@ def _table(results: list[dict], checks: dict) -> None:
                  f"{r['signed_import_x']:.2f}" if has else "-", f"{r['first_read_s']:.2f}", f"{r['import_x']:.1f}",
                  f"{r['replay_s']:.2f}", f"{r['replay_x']:.1f}", f"{r['verify_s']:.2f}",
                  f"{r['verify_signed_s']:.2f}" if has else "-", f"{r['help_s']:.3f}", f"{r['case_show_s']:.3f}",
-                 f"{r['show_vs_small']:.2f}", f"{r['import_peak_kib'] / 1024:.0f}", f"{r['replay_peak_kib'] / 1024:.0f}")
+                 f"{r['show_vs_small']:.2f}", f"{r['import_peak_kib'] / 1024:.0f}",
+                 f"{r['replay_peak_kib'] / 1024:.0f}")
         print(" | ".join(f"{c!s:>9}" for c in cells))
     for name, (value, ok) in checks.items():
         print(f"{'holds' if ok else 'SHORT':>5}  {name}: {value}")

@@ -40,13 +40,15 @@ def main() -> int:
         names = {"lines": "import_lines", "arguments": "arguments"}
         selector = f"({' or '.join(backends)}) and ({' or '.join(names[i] for i in inputs)})"
         p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py",
-                            "-k", selector], cwd=ROOT, env=env)
+                            "-k", selector], cwd=ROOT, env=env, check=False)
         counts = json.loads(tally.read_text()) if tally.exists() else {}
     print(f"\nfuzz run: {opts.cases:,} cases asked, backends {', '.join(backends)}, inputs {', '.join(inputs)}")
     for name in ["cases", "accepted", "refused (exit 1)", "refused (exit 2)"]:
         print(f"  {name:<28} {counts.get(name, 0):>7,}")
-    problems = {k: v for k, v in counts.items() if k not in ("cases", "accepted", "refused (exit 1)", "refused (exit 2)")}
-    for name in ["traceback", "internal error", "partial write", "ledger left unreadable", "raw control character on stderr"]:
+    problems = {k: v for k, v in counts.items()
+                if k not in ("cases", "accepted", "refused (exit 1)", "refused (exit 2)")}
+    for name in ["traceback", "internal error", "partial write", "ledger left unreadable",
+                 "raw control character on stderr"]:
         print(f"  {name:<28} {problems.pop(name, 0):>7,}")
     for name, n in problems.items():
         print(f"  {name:<28} {n:>7,}")

@@ -27,7 +27,7 @@ def best_of(cmd: list[str], env: dict[str, str], runs: int = 3) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        done = subprocess.run(cmd, env=env, capture_output=True, check=False)
         times.append(time.perf_counter() - start)
         if done.returncode != 0:
             raise SystemExit(f"{shlex.join(cmd)} failed: {done.stderr.decode()[-500:]}")
@@ -38,7 +38,8 @@ def main() -> None:
     args = sys.argv[1:]
     n = int(args[0]) if args and args[0].isdigit() else 20_000
     ledger = shlex.split(args[args.index("--ledger") + 1]) if "--ledger" in args else ["ledger"]
-    folder = Path(args[args.index("--keep") + 1]) if "--keep" in args else Path(tempfile.mkdtemp(prefix="bench-tables-"))
+    folder = (Path(args[args.index("--keep") + 1]) if "--keep" in args
+              else Path(tempfile.mkdtemp(prefix="bench-tables-")))
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / f"tables-{n}.db"
     env = {**os.environ, "LEDGER_DB": str(db), "LEDGER_ACTOR": "bench"}
