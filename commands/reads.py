@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from commands.output import emit, emit_rows, format_option, json_option, table
+from ledger.values import CASE_STATUSES
 
 
 def _query(name: str, *args: Any, as_of: str | None = None, **kwargs: Any) -> Any:
@@ -56,7 +57,7 @@ def _timeline_csv(inc: dict[str, Any]) -> dict[str, Any]:
 
 def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
     @cli.command("cases")
-    @click.option("--status", type=click.Choice(["open", "investigating", "referred", "closed"]))
+    @click.option("--status", type=click.Choice(CASE_STATUSES))
     @as_of_option
     @format_option
     def cases(status: str | None, as_of: str | None, fmt: str) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from commands.output import emit, json_option, say, written
+from ledger.values import CASE_STATUSES
 
 PLURALS = {"source": "sources", "alias": "aliases", "identifier": "identifiers",
            "subject": "subjects", "person": "persons"}
@@ -104,7 +105,7 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
 
     @case.command("status")
     @click.argument("case_id", metavar="CASE_ID")
-    @click.argument("status", type=click.Choice(["open", "investigating", "referred", "closed"]))
+    @click.argument("status", type=click.Choice(CASE_STATUSES))
     @click.option("--reason", required=True, help="Why the status changes.")
     @json_option
     def case_status(case_id: str, status: str, reason: str | None, as_json: bool) -> None:

@@ -29,6 +29,7 @@ from ledger.values import (
     ENTITY_KINDS,
     INCIDENT_ROLES,
     RELIABILITY,
+    CaseStatusName,
     as_incident_id,
     check_country,
     check_currency,
@@ -215,7 +216,7 @@ class CaseOpen(Op):
 class CaseStatus(Op):
     op = "case.status"
     id: Id
-    status: Literal["open", "investigating", "referred", "closed"]
+    status: CaseStatusName
     reason: Para
 
 

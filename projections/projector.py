@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from ledger.values import INCIDENT_ROLES, PRECISIONS, range_start
+from projections.schema import prefix
 
 TOPIC = "ledger.aggregates:"
 
@@ -100,7 +101,7 @@ class Projector:
         }
 
     def t(self, name: str) -> str:
-        return f"rm{self.generation}_{name}"
+        return prefix(self.generation) + name
 
     def apply(self, conn: Any, event: Stored | tuple[Any, ...]) -> None:
         """Apply one stored event on a DB-API connection. New rows are buffered: call `flush`

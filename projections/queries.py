@@ -12,6 +12,7 @@ from typing import Any
 
 from ledger.errors import NotFound
 from ledger.values import COUNTRY_KIND, country_name, is_country_ref
+from projections.schema import prefix
 
 ORDER = "on_start, precision_rank, position"
 _NAMED = re.compile(r"(?<!:):(\w+)")
@@ -26,7 +27,7 @@ class Db:
         self.pyformat = type(conn).__module__.startswith("psycopg")
 
     def t(self, name: str) -> str:
-        return f"rm{self.generation}_{name}"
+        return prefix(self.generation) + name
 
     def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         for name, value in list(params.items()):
