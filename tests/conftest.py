@@ -29,21 +29,36 @@ def _admin():
                            connect_timeout=5)
 
 
-@pytest.fixture(scope="session")
-def pg_database():
-    """A fresh PostgreSQL database for this test session, dropped at its end."""
+def pg_admin() -> Any:
+    """An autocommit connection to the server's `postgres` database; the test is skipped when there
+    is no server, unless CI, which starts one, says it is required (LEDGER_REQUIRE_PG)."""
     try:
-        admin = _admin()
-    except Exception as error:  # no server here: CI starts one and sets LEDGER_REQUIRE_PG
+        return _admin()
+    except Exception as error:  # any failure to connect means: no server here
         if os.environ.get("LEDGER_REQUIRE_PG"):
             raise
         pytest.skip(f"no PostgreSQL server at {PG_SERVER}: {error}")
-    name = f"ledger_test_{os.getpid()}_{secrets.token_hex(3)}"
+
+
+@contextmanager
+def fresh_pg_database(base: str = "ledger_test") -> Iterator[str]:
+    """A new PostgreSQL database, dropped at the end (its URL)."""
+    admin = pg_admin()
+    name = f"{base}_{os.getpid()}_{secrets.token_hex(3)}"
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://{PG_SERVER}/{name}"
-    with _admin() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"postgresql+psycopg://{PG_SERVER}/{name}"
+    finally:
+        with _admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at its end."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 def _fresh_schema(url: str) -> None:

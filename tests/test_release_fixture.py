@@ -15,8 +15,6 @@ copied to tmp_path, on PostgreSQL a fresh database filled by `ledger copy --to`,
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import shutil
 import sqlite3
 from pathlib import Path
@@ -26,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from commands.cli import cli
-from tests.conftest import PG_SERVER, _admin
+from tests.conftest import PG_SERVER, fresh_pg_database
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE = FIXTURES / "ledger-release-2026-12.sqlite"
@@ -72,17 +70,8 @@ def ledger(request, tmp_path):
     if request.param == "sqlite":
         yield Ledger(str(db), "sqlite", tmp_path)
         return
-    try:
-        admin = _admin()
-    except Exception as error:  # no server here: CI starts one and sets LEDGER_REQUIRE_PG
-        if os.environ.get("LEDGER_REQUIRE_PG"):
-            raise
-        pytest.skip(f"no PostgreSQL server at {PG_SERVER}: {error}")
-    name = f"ledger_release_{os.getpid()}_{secrets.token_hex(3)}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgresql+psycopg://{PG_SERVER}/{name}"
+    with fresh_pg_database("ledger_release") as url:
+        name = url.rsplit("/", 1)[1]
         copied = Ledger(str(db), "sqlite", tmp_path).json("copy", "--to", url)
         assert copied["events"] == EXPECTED["verify"]["events"], copied
         # `ledger copy` copies the stored events, not the receipts kept beside them (table
@@ -94,9 +83,6 @@ def ledger(request, tmp_path):
                 con.execute("INSERT INTO public.ledger_receipts (position, head, receipt) VALUES (%s, %s, %s)",
                             (receipt["position"], receipt["head"], EXPECTED["receipt_text"]))
         yield Ledger(url, "postgresql", tmp_path)
-    finally:
-        with _admin() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def same_backend(ledger: Ledger, args: list[str], doc: Any) -> Any:

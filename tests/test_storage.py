@@ -247,16 +247,9 @@ def readme_roles_sql() -> str:
 
 @pytest.fixture
 def cluster():
-    import os
+    from tests.conftest import pg_admin
 
-    from tests.conftest import _admin
-
-    try:
-        admin = _admin()
-    except Exception as error:
-        if os.environ.get("LEDGER_REQUIRE_PG"):
-            raise
-        pytest.skip(f"no PostgreSQL server at {PG_SERVER}: {error}")
+    admin = pg_admin()
     made = Cluster(admin)
     try:
         yield made
