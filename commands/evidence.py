@@ -7,7 +7,6 @@ application (`Ledger._signing_rules`); these commands fill the ops and print.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
@@ -95,13 +94,13 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
         """The keys registered in the ledger, read from its log (which is verified on the way)."""
         from commands.escaping import terminal
         from ledger.errors import VerificationFailed
-        from ledger.evidence import audit
+        from ledger.evidence import audit, public_text
 
         app = click.get_current_context().obj.app()
         result = audit(app.recorder.chain_rows())
         if not result.ok:
             raise VerificationFailed(f"the log does not verify ({result.problem}): run ledger verify")
-        rows = [{"key": k.key_id, "actor": k.owner, "public_key": base64_of(k.public_raw), "registered_at": k.added,
+        rows = [{"key": k.key_id, "actor": k.owner, "public_key": public_text(k.public_raw), "registered_at": k.added,
                  "registered_by": k.by, "revoked_at": k.revoked} for k in result.keys.values()]
         if as_json:
             emit(rows, True)
@@ -181,9 +180,3 @@ def _public_key_text(given: str) -> str:
     except OSError:
         pass
     return given
-
-
-def base64_of(raw: bytes) -> Any:
-    from ledger.evidence import public_text
-
-    return public_text(raw)

@@ -340,7 +340,8 @@ class Key(Aggregate):
         self.owner = owner
         self.revoked = False
 
-    def same_as(self, owner: str, public_key: str) -> bool:
+    def same_as(self, owner: str) -> bool:
+        """The same key registered again (its id is its public key's): for the same owner, a no-op."""
         if owner != self.owner:
             raise AlreadyExists(f"key {self.key_id} is already registered to {self.owner!r}, not {owner!r}")
         return True

@@ -224,15 +224,9 @@ class Ledger(Application[UUID]):
         from ledger.evidence import KEY_ADDED, KEY_REVOKED, Audit, register
 
         registry = Audit()
-        for row in self.recorder.rows_of([KEY_ADDED, KEY_REVOKED]):
+        for row in self.recorder.chain_rows(topics=[KEY_ADDED, KEY_REVOKED]):
             register(registry, row)
         return registry.keys
-
-    def signatures_required(self) -> bool:
-        try:
-            return isinstance(self.repository.get(self.POLICY_ID), Policy)
-        except AggregateNotFoundError:
-            return False
 
     def _check_signing(self, unit: Unit) -> None:
         """The rules of signed writes, checked against the ledger as stored when the events are
@@ -295,10 +289,6 @@ class Ledger(Application[UUID]):
         if others:
             raise Refused(f"key {signer.key_id} is registered to {owner!r}; a write signed with it cannot be "
                           f"recorded as {', '.join(map(repr, others))}; nothing was stored")
-
-    def ledger_id(self) -> str | None:
-        """The ledger's own id: the chain hash of its first event (None while it has none)."""
-        return self.recorder.first_hash()
 
     def apply(self, unit: Unit, op: m.Op, actor: str) -> Outcome:
         if op.key is None and type(op) not in self.ADDS and not isinstance(op, m.Record):
@@ -454,7 +444,7 @@ class Ledger(Application[UUID]):
         key_id = key_id_of(raw)
         existing = unit.get(Key, self.key_stream(key_id))
         if existing is not None:
-            existing.same_as(op.owner, public_text(raw))
+            existing.same_as(op.owner)
             if existing.revoked:
                 raise Refused(f"key {key_id} was revoked: a revoked key is never registered again; make a new one "
                               "(ledger key new)")
@@ -487,7 +477,7 @@ class Ledger(Application[UUID]):
                           + (f" or of its sponsor ({sponsor})" if sponsor and sponsor != key.owner else "")
                           + " (--key); nothing was stored")
         left = [k for k in registry.values() if k.revoked is None and k.key_id != op.key_id]
-        if not left and self.signatures_required():
+        if not left and unit.get(Policy, self.POLICY_ID) is not None:
             raise Refused(f"key {op.key_id} is the last key not revoked, and every write must be signed: revoking "
                           "it would leave nobody able to write; register another key first; nothing was stored")
         done = key.revoke(op.reason, actor)

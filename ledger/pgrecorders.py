@@ -105,6 +105,9 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             curs.execute(sql, list(params))
 
+    def _has_receipts(self) -> bool:
+        return bool(self._fetch("SELECT to_regclass(%s)", [self._receipts])[0][0])
+
     def _column_names(self) -> set[str]:
         rows = self._fetch("SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
                            "AND table_name = %s", [self.datastore.schema, self.events_table_name])

@@ -143,34 +143,12 @@ class ChainReads:
         rows = self._fetch(f"SELECT {p}, hash FROM {self._table} ORDER BY {p} DESC LIMIT 1", [])
         return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
 
-    def rows_of(self, topics: Sequence[str]) -> list[ChainRow]:
-        """The stored rows of these topics (the keys' events: few), in position order."""
-        p, q = self.position_column, self.placeholder
-        signer = "signer" if "signer" in self.evidence_columns() else "NULL AS signer"
-        rows = self._fetch(f"SELECT {p}, originator_id, originator_version, topic, state, hash, {signer} "
-                           f"FROM {self._table} WHERE topic IN ({','.join([q] * len(topics))}) ORDER BY {p}",
-                           list(topics))
-        return [ChainRow(r[0], stream_hex(r[1]), r[2], r[3], stored_bytes(r[4]), r[5], r[6]) for r in rows]
-
-    def first_hash(self) -> str | None:
-        """The chain hash of the first stored event: the ledger's own id (`ledger.evidence`)."""
-        p = self.position_column
-        rows = self._fetch(f"SELECT hash FROM {self._table} ORDER BY {p} LIMIT 1", [])
-        first: str | None = rows[0][0] if rows else None
-        return first
-
     def stored_receipts(self) -> list[str]:
         """The receipts `ledger checkpoint` kept in the ledger, newest position first (none in a
         ledger made before receipts)."""
-        from ledger.storage import RECEIPTS_TABLE
-
-        try:
-            rows = self._fetch(f"SELECT receipt FROM {self._receipts} ORDER BY position DESC", [])
-        except Exception as error:  # no such table: a ledger made before receipts
-            if RECEIPTS_TABLE in str(error) or "does not exist" in str(error):
-                return []
-            raise
-        return [r[0] for r in rows]
+        if not self._has_receipts():
+            return []
+        return [r[0] for r in self._fetch(f"SELECT receipt FROM {self._receipts} ORDER BY position DESC", [])]
 
     def keep_receipt(self, position: int, head: str, receipt: str) -> None:
         q = self.placeholder
@@ -184,6 +162,9 @@ class ChainReads:
         return RECEIPTS_TABLE
 
     def _execute(self, sql: str, params: Sequence[Any]) -> None:
+        raise NotImplementedError
+
+    def _has_receipts(self) -> bool:
         raise NotImplementedError
 
     def count(self) -> int:
@@ -212,9 +193,10 @@ class ChainReads:
     def _id_param(self, originator_id: UUID) -> Any:
         return originator_id.hex
 
-    def chain_rows(self, after: int = 0, upto: int | None = None,
-                   streams: Sequence[str] | None = None, page: int = PAGE) -> Iterator[ChainRow]:
-        """Stored rows in position order, with their hashes, page by page."""
+    def chain_rows(self, after: int = 0, upto: int | None = None, streams: Sequence[str] | None = None,
+                   page: int = PAGE, topics: Sequence[str] | None = None) -> Iterator[ChainRow]:
+        """Stored rows in position order, with their hashes, page by page; `streams`, `topics`:
+        only those (the keys' events, for instance)."""
         p, q = self.position_column, self.placeholder
         present = self.evidence_columns()
         extra = "".join(f", {c}" if c in present else f", NULL AS {c}" for c in EVIDENCE_COLUMNS)
@@ -228,6 +210,9 @@ class ChainReads:
             if streams is not None:
                 sql += f" AND originator_id IN ({','.join([q] * len(streams))})"
                 params.extend(self._id_param(UUID(s)) for s in streams)
+            if topics is not None:
+                sql += f" AND topic IN ({','.join([q] * len(topics))})"
+                params.extend(topics)
             sql += f" ORDER BY {p} LIMIT {q}"
             params.append(page)
             rows = self._fetch(sql, params)
@@ -289,6 +274,9 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
 
     def _column_names(self) -> set[str]:
         return {r[1] for r in self._fetch(f"PRAGMA table_info({self.events_table_name})", [])}
+
+    def _has_receipts(self) -> bool:
+        return bool(self._fetch("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [self._receipts]))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
