@@ -102,6 +102,7 @@ class Unit:
         self.recorded: list[tuple[int, str, str, bytes]] = []
         self.settled = Settled()  # incidents an import validated and let go
         self.skipped = 0  # lines an import found already stored
+        self.signed_tail = False  # signatures are required: the events are sealed only onto a signed one
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
         found = self.loaded.get(aggregate_id, _UNKNOWN)
@@ -196,7 +197,7 @@ class Ledger(Application[UUID]):
         # The event store itself: Application.save would only wrap these events in a processing
         # event (checking each against a runtime Protocol, slow in bulk) for snapshots and
         # notifications this application does not use.
-        recordings = self.events.put(unit.events, preconditions=unit.preconditions)
+        recordings = self.events.put(unit.events, preconditions=unit.preconditions, signed_tail=unit.signed_tail)
         unit.events, unit.preconditions = [], []
         unit.recorded = [(n.id, stream_hex(n.originator_id), n.topic, n.state)
                          for n in (r.notification for r in recordings)]
@@ -246,14 +247,15 @@ class Ledger(Application[UUID]):
         self._signing_rules(unit, {str(getattr(e, "actor", None)) for e in unit.events}, adopting, registering,
                             revoking)
 
-    def may_write(self, actor: str) -> list[tuple[int, str, int]]:
+    def may_write(self, actor: str) -> Unit:
         """Refused now, as a write by `actor` would be at its commit: a bulk write says so before
-        it validates a whole file. Returns what such a write relies on (the policy's and the key's
-        streams, at the versions seen), for a write stored without a unit: an import's batches,
-        which another writer's policy or revocation in between makes check again, and refuse."""
+        it validates a whole file. Returns an empty unit with what such a write relies on (its
+        preconditions: the policy's and the key's streams at the versions seen; `signed_tail`),
+        for a write stored without a unit: an import's batches, which another writer's policy or
+        revocation in between makes check again, and refuse."""
         unit = self.unit()
         self._signing_rules(unit, {actor}, adopting=False, registering=None)
-        return unit.preconditions
+        return unit
 
     def _signing_rules(self, unit: Unit, actors: set[str], adopting: bool, registering: str | None,
                        revoking: bool = False) -> None:
@@ -261,7 +263,7 @@ class Ledger(Application[UUID]):
         signer = getattr(self.recorder, "signer", None)
         policy = unit.get(Policy, self.POLICY_ID)
         stored_policy = policy is not None and not adopting
-        self.recorder.signed_tail = stored_policy
+        unit.signed_tail = stored_policy
         version = policy.version if policy is not None and stored_policy else 0
         unit.preconditions.insert(0, (0, self.POLICY_ID.hex, version))
         if signer is None:

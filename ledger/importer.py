@@ -184,14 +184,15 @@ def _store(app: Ledger, spill: IO[bytes], actor: str, size: int, total: int, rep
     for chunk in _chunks(spill, size):
         lines = [orjson.loads(raw) for raw in chunk]
         events: list[Any] = []
-        preconditions = list(app.may_write(actor))  # the signature rules, as of this batch
+        rules = app.may_write(actor)  # the signature rules, as of this batch
+        preconditions = list(rules.preconditions)
         for line in lines:
             preconditions.extend((len(events) + index, stream, version) for index, stream, version in line[6])
             events.extend(line[2])
         try:
             positions = app.recorder.insert_events(
                 [StoredEvent(e[0], e[1], e[2], e[3].encode()) for e in events],
-                preconditions=preconditions) if events else []
+                preconditions=preconditions, signed_tail=rules.signed_tail) if events else []
             recorded = [(p, e[0], e[2], e[3]) for p, e in zip(positions or [], events, strict=True)]
             skipped = sum(1 for line in lines if line[1])
         except IntegrityError:

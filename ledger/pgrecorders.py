@@ -65,7 +65,8 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
         return f'"{self.datastore.schema}"."{self.events_table_name}"'
 
     def insert_events(self, stored_events: Sequence[StoredEvent], preconditions: Sequence[Precondition] = (),
-                      signed: Sequence[Signed | None] | None = None, **kwargs: Any) -> Sequence[int] | None:
+                      signed: Sequence[Signed | None] | None = None, signed_tail: bool = False,
+                      **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return None
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
@@ -78,7 +79,7 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
                                     {r["originator_id"].hex: r["version"] for r in curs.fetchall()})
             curs.execute(self.tail_statement)
             previous = sealed_tail([(r["originator_id"].hex, r["originator_version"], r["topic"], r["state"], r["hash"],
-                                     r["signer"], r["signature"]) for r in curs.fetchall()], self.signed_tail)
+                                     r["signer"], r["signature"]) for r in curs.fetchall()], signed_tail)
             hashes = seal(previous, stored_events)
             marks = [mark or (None, None) for mark in signatures(self.signer, previous, hashes, signed)]
             curs.execute(self.sealed_insert, (
@@ -116,8 +117,9 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
 
 class ChainedPostgresAggregateRecorder(ChainedPostgresApplicationRecorder, PostgresAggregateRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent], preconditions: Sequence[Precondition] = (),
-                      signed: Sequence[Signed | None] | None = None, **kwargs: Any) -> None:
-        super().insert_events(stored_events, preconditions, signed, **kwargs)
+                      signed: Sequence[Signed | None] | None = None, signed_tail: bool = False,
+                      **kwargs: Any) -> None:
+        super().insert_events(stored_events, preconditions, signed, signed_tail, **kwargs)
 
 
 def _uuid(originator_id: UUID | str) -> UUID:

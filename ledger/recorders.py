@@ -116,7 +116,6 @@ class ChainReads:
     position_column: str
     placeholder: str
     signer: Signer | None = None  # set by whoever opens the ledger with a key
-    signed_tail: bool = False  # signatures are required: a write seals only onto a signed event
     _evidence: tuple[str, ...] | None = None
 
     def evidence_columns(self) -> tuple[str, ...]:
@@ -287,7 +286,7 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
                        preconditions: Sequence[Precondition] = (), signed: Sequence[Signed | None] | None = None,
-                       **_: Any) -> Sequence[int]:
+                       signed_tail: bool = False, **_: Any) -> Sequence[int]:
         """Seal and insert in one statement. Under the write lock a rowid table numbers new rows
         on from its largest rowid, so the positions are the ones after the head; checked."""
         if preconditions:
@@ -298,7 +297,7 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
         c.execute(f"SELECT originator_id, originator_version, topic, state, hash, signer, signature, rowid "
                   f"FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 2")
         tail = c.fetchall()
-        last, previous = (tail[0][7] if tail else 0), sealed_tail(tail, self.signed_tail)
+        last, previous = (tail[0][7] if tail else 0), sealed_tail(tail, signed_tail)
         hashes = seal(previous, stored_events)
         marks = signatures(self.signer, previous, hashes, signed)  # before the commit, under the lock
         c.executemany(self.insert_events_statement, [
