@@ -27,6 +27,10 @@ class Context:
             self._app.recorder.signer = self.signer()
         return self._app
 
+    def has_ledger(self) -> bool:
+        """Whether the ledger exists: known once it is open, else one probe of the database."""
+        return self._app is not None or self.settings.exists()
+
     def signer(self) -> Any:
         """The key every event this command writes is signed with, if one is given."""
         if self._signer is None and self.key:
@@ -71,7 +75,7 @@ class Context:
         signer = self.signer()
         if signer is None:
             return name
-        key = self.app(create=True, checked=True).key(signer.key_id) if self.settings.exists() else None
+        key = self.app(create=True, checked=True).key(signer.key_id) if self.has_ledger() else None
         return name if key is None else self.actor_of_key(key.owner, signer.key_id)
 
     def actor_of_key(self, owner: str, key_id: str) -> str:
@@ -87,7 +91,7 @@ class Context:
         """(the application a write is checked against, a callable giving the one it is stored
         in). While no ledger exists, the write is checked against an empty one in memory and the
         ledger is created only to store it: a refused write leaves no new ledger behind."""
-        if self._app is not None or self.settings.exists():
+        if self.has_ledger():
             app = self.app(create=True, checked=True)
             return app, lambda: app
         from ledger.settings import open_scratch

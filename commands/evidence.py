@@ -56,7 +56,7 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
         signer = ctx.signer()
         key_id = key_id_of(parse_public_key(op.public_key))
         if signer is not None and signer.key_id == key_id and (
-                not ctx.settings.exists() or ctx.app(create=True, checked=True).key(key_id) is None):
+                not ctx.has_ledger() or ctx.app(create=True, checked=True).key(key_id) is None):
             who = ctx.actor_of_key(op.owner, key_id)  # a key registering itself: signed by its own holder
         else:
             who = ctx.actor

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from commands.output import emit, json_option, say, written
-from ledger.values import CASE_STATUSES
+from ledger.vocabulary import CASE_STATUSES
 
 PLURALS = {"source": "sources", "alias": "aliases", "identifier": "identifiers",
            "subject": "subjects", "person": "persons"}

@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import get_topic
 
 from ledger.errors import AlreadyExists, CaseClosed, InvalidInput, InvalidTransition, Refused
-from ledger.values import CASE_STATUSES
+from ledger.vocabulary import CASE_STATUSES
 
 
 class Keyed(Aggregate):

@@ -42,6 +42,7 @@ import orjson
 from ledger.chain import GENESIS, ChainRow, link
 from ledger.errors import InvalidInput, Refused
 from ledger.values import check_name, name_key
+from ledger.vocabulary import TOPIC
 
 KEY_ID = re.compile(r"ed25519:[0-9a-f]{32}")
 HASH = re.compile(r"[0-9a-f]{64}")
@@ -49,7 +50,6 @@ BASE64 = re.compile(r"[A-Za-z0-9+/]{1,200}={0,2}")
 EVENT_TAG = b"ledger signed write v1\n"  # what an event signature signs, apart from a receipt's
 RECEIPT_TAG = b"ledger receipt v1\n"
 RECEIPT_FIELDS = ("ledger", "position", "head", "at", "key", "actor", "public_key", "signature")
-TOPIC = "ledger.aggregates:"
 KEY_ADDED, KEY_REVOKED, POLICY_ADOPTED = TOPIC + "Key.Added", TOPIC + "Key.Revoked", TOPIC + "Policy.Adopted"
 REQUIRE_SIGNATURES = "require-signatures"
 

@@ -29,7 +29,6 @@ from ledger.values import (
     ENTITY_KINDS,
     INCIDENT_ROLES,
     RELIABILITY,
-    CaseStatusName,
     as_incident_id,
     check_country,
     check_currency,
@@ -42,6 +41,7 @@ from ledger.values import (
     parse_date,
     shown,
 )
+from ledger.vocabulary import CaseStatusName
 
 
 def _optional_text(value: Any) -> Any:

@@ -9,7 +9,7 @@ import math
 import re
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
-from typing import Literal, NamedTuple, get_args
+from typing import NamedTuple
 from uuid import UUID, uuid5
 
 from ledger.errors import InvalidInput
@@ -21,8 +21,6 @@ _COUNTRY_REF = re.compile(r"[A-Z]{2}\Z")
 ENTITY_KINDS = ("person", "organization", "vehicle", "vessel", "goods", "place")
 COUNTRY_KIND = "country"
 RELIABILITY = ("A", "B", "C", "D", "E", "F")
-CaseStatusName = Literal["open", "investigating", "referred", "closed"]  # the one list of a case's statuses
-CASE_STATUSES: tuple[str, ...] = get_args(CaseStatusName)
 
 # The roles of each kind of incident, each with the input field that names it (a list field for
 # several people or subjects). The input models and the projections both read them from here.

@@ -20,9 +20,8 @@ from typing import Any, NamedTuple
 import orjson
 
 from ledger.values import INCIDENT_ROLES, PRECISIONS, range_start
+from ledger.vocabulary import TOPIC
 from projections.schema import prefix
-
-TOPIC = "ledger.aggregates:"
 
 
 class Stored(NamedTuple):
