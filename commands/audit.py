@@ -44,17 +44,16 @@ def attach(cli: click.Group) -> None:
     def verify(expected: str | None, receipts: tuple[str, ...], deep: bool, as_json: bool) -> None:
         """Check the hash chain, every signature and the signature policy over every stored event,
         and each receipt given."""
-        from pathlib import Path
 
         from commands.escaping import terminal
         from ledger.errors import InvalidInput, VerificationFailed
-        from ledger.evidence import audit, parse_receipt
+        from ledger.evidence import audit, parse_receipt, read_small
 
         if expected is not None:
             expected = expected.strip().lower()
             if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
                 raise InvalidInput(f"--expect {expected!r}: a head is 64 hex digits, as verify printed it")
-        given = [(name, parse_receipt(Path(name).read_bytes(), name)) for name in receipts]
+        given = [(name, parse_receipt(read_small(name, "--receipt"), name)) for name in receipts]
         ctx = click.get_current_context().obj
         app = ctx.app()
         verdict = audit(app.recorder.chain_rows(), expected, given)

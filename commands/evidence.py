@@ -176,7 +176,9 @@ def _public_key_text(given: str) -> str:
     path = Path(given)
     try:
         if len(given) < 4096 and path.is_file():
-            return path.read_text(encoding="utf-8", errors="replace")[:10_000]
+            from ledger.evidence import read_small
+
+            return read_small(path, "PUBLIC_KEY").decode("utf-8", errors="replace")
     except OSError:
         pass
     return given

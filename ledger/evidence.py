@@ -57,6 +57,19 @@ REQUIRE_SIGNATURES = "require-signatures"
 # ---------------------------------------------------------------------- keys
 
 
+def read_small(path: str | Path, what: str, limit: int = 1 << 20) -> bytes:
+    """A key or receipt file's bytes; one larger than `limit` is none of those, and is not read
+    whole (a file named by a hostile hand may be any size)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as error:
+        raise InvalidInput(f"{what} {path}: {error.strerror}") from None
+    if len(data) > limit:
+        raise InvalidInput(f"{what} {path}: larger than {limit:,} bytes, not a key or receipt the ledger writes")
+    return data
+
+
 def key_id_of(public_raw: bytes) -> str:
     """A key's id: the first 128 bits of SHA-256 over its 32 raw bytes."""
     return "ed25519:" + hashlib.sha256(public_raw).hexdigest()[:32]
@@ -143,7 +156,7 @@ class Signer:
             raise InvalidInput(f"--key {path}: not a key file (make one with ledger key new)")
         try:
             mode = path.stat().st_mode
-            data = path.read_bytes()
+            data = read_small(path, "--key")
         except OSError as error:
             raise InvalidInput(f"--key {path}: {error.strerror}") from None
         if stat.S_IMODE(mode) & 0o077:
