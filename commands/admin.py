@@ -19,8 +19,8 @@ def attach(cli: click.Group) -> None:
         append-only triggers and, on PostgreSQL, the read models' schema, or adds what a ledger
         made by an older version lacks. Run again, it does nothing."""
         from ledger.errors import Refused
-        from ledger.settings import EVENTS_TABLE, PG_EVENTS_TABLE
-        from ledger.storage import everything
+        from ledger.store.settings import EVENTS_TABLE, PG_EVENTS_TABLE
+        from ledger.store.storage import everything
 
         ctx = click.get_current_context().obj
         settings = ctx.settings
@@ -34,7 +34,7 @@ def attach(cli: click.Group) -> None:
             if postgres and not before.may_change:
                 raise Refused(f"role {before.role} may not create or change the ledger's tables at {settings.where}: "
                               "run ledger init as the database owner")
-            ctx.app(create=True, checked=True)  # the library's table, then ledger.storage's additions
+            ctx.app(create=True, checked=True)  # the library's table, then ledger.store.storage's additions
             after = settings.probe()
             if not after.current:
                 raise Refused(f"the ledger at {settings.where} still lacks {'; '.join(after.missing)}")

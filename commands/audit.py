@@ -18,7 +18,7 @@ def attach(cli: click.Group) -> None:
     @format_option
     def history(ident: str | None, fmt: str) -> None:
         """The stored events, in position order: all, or of one case, entity, source or incident."""
-        from ledger.history import history as read_history
+        from ledger.app.history import history as read_history
 
         app = click.get_current_context().obj.app()
         rows = read_history(app, ident)
@@ -46,8 +46,8 @@ def attach(cli: click.Group) -> None:
         and each receipt given."""
 
         from commands.escaping import terminal
+        from ledger.app.evidence import audit, parse_receipt, read_small
         from ledger.errors import InvalidInput, VerificationFailed
-        from ledger.evidence import audit, parse_receipt, read_small
 
         if expected is not None:
             expected = expected.strip().lower()
@@ -87,7 +87,7 @@ def attach(cli: click.Group) -> None:
 
         ctx = click.get_current_context().obj
         read_models = ctx.read_models(catch_up=False)  # a replay rebuilds them whole anyway
-        from ledger.bulk import paused_gc
+        from ledger.store.bulk import paused_gc
 
         progress = Progress("replay", "events")
         with paused_gc():
@@ -104,8 +104,8 @@ def attach(cli: click.Group) -> None:
     @json_option
     def copy(target_url: str, as_json: bool) -> None:
         """Copy the stored events as they are into another database: same chain, same head."""
-        from ledger.copying import copy_events
-        from ledger.settings import Settings, open_ledger
+        from ledger.store.copying import copy_events
+        from ledger.store.settings import Settings, open_ledger
 
         ctx = click.get_current_context().obj
         target = open_ledger(Settings(db=target_url, actor=ctx.settings.actor), create=True)
@@ -124,7 +124,7 @@ def attach(cli: click.Group) -> None:
         """Record the Chiba Lexus story (skipping what is there) and print the seizure case's report."""
         from importlib.resources import files
 
-        from ledger.importer import import_lines
+        from ledger.app.importer import import_lines
 
         ctx = click.get_current_context().obj
         lines = files("ledger").joinpath("story.jsonl").read_text(encoding="utf-8").splitlines()

@@ -59,7 +59,7 @@ def _translate(error: Exception) -> str:
 @click.pass_context
 def cli(ctx: click.Context, db: str, actor: str | None, key: str | None) -> None:
     """An event-sourced, tamper-evident ledger of enforcement and diplomatic incidents."""
-    from ledger.settings import Settings, default_actor
+    from ledger.store.settings import Settings, default_actor
 
     context = Context(Settings(db=db, actor=actor or default_actor()), actor_given=actor is not None, key=key or None)
     ctx.obj = context

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ledger.settings import Settings, open_ledger
+from ledger.store.settings import Settings, open_ledger
 
 
 class Context:
@@ -34,7 +34,7 @@ class Context:
     def signer(self) -> Any:
         """The key every event this command writes is signed with, if one is given."""
         if self._signer is None and self.key:
-            from ledger.evidence import Signer
+            from ledger.app.evidence import Signer
 
             self._signer = Signer(self.key)
         return self._signer
@@ -69,7 +69,7 @@ class Context:
     def actor(self) -> str:
         """Who records: checked only by the commands that write. With a key, the actor is the
         one the key is registered to, and an --actor that names someone else is refused."""
-        from ledger.settings import check_actor
+        from ledger.store.settings import check_actor
 
         name = check_actor(self.settings.actor)
         signer = self.signer()
@@ -80,7 +80,7 @@ class Context:
 
     def actor_of_key(self, owner: str, key_id: str) -> str:
         from ledger.errors import Refused
-        from ledger.settings import check_actor
+        from ledger.store.settings import check_actor
 
         if self.actor_given and check_actor(self.settings.actor) != owner:
             raise Refused(f"--actor {self.settings.actor!r} disagrees with --key: key {key_id} is registered "
@@ -94,7 +94,7 @@ class Context:
         if self.has_ledger():
             app = self.app(create=True, checked=True)
             return app, lambda: app
-        from ledger.settings import open_scratch
+        from ledger.store.settings import open_scratch
 
         scratch = open_scratch()
         scratch.recorder.signer = self.signer()

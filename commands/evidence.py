@@ -1,6 +1,6 @@
 """Evidence beyond the chain: `key new|add|revoke|list`, `policy require-signatures`, `checkpoint`.
 
-The rules live in `ledger.evidence` (keys, signatures, receipts, the audit) and in the
+The rules live in `ledger.app.evidence` (keys, signatures, receipts, the audit) and in the
 application (`Ledger._signing_rules`); these commands fill the ops and print.
 """
 
@@ -23,7 +23,7 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
         """Make an Ed25519 key pair; print the public key (the private key is never printed)."""
         from pathlib import Path
 
-        from ledger.evidence import new_key
+        from ledger.app.evidence import new_key
 
         made = new_key(Path(output))
         doc = {"key": made.key_id, "public_key": made.public_key, "private_key_file": str(made.private_file),
@@ -46,8 +46,8 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
         PUBLIC_KEY is the key as ledger key new printed it, or the path of its .pub file (or of a
         PEM public key file)."""
         from commands.escaping import terminal
-        from ledger import inputs as m
-        from ledger.evidence import key_id_of, parse_public_key
+        from ledger.app import inputs as m
+        from ledger.app.evidence import key_id_of, parse_public_key
 
         ctx = click.get_current_context().obj
         public_key = _public_key_text(public_key)
@@ -75,7 +75,7 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
     @json_option
     def key_revoke(key_id: str, reason: str, as_json: bool) -> None:
         """Revoke a key: no write signed with it from here on is valid."""
-        from ledger import inputs as m
+        from ledger.app import inputs as m
 
         ctx = click.get_current_context().obj
         op = m.parse(m.KeyRevoke, {"key_id": key_id.strip(), "reason": reason},
@@ -93,8 +93,8 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
     def key_list(as_json: bool) -> None:
         """The keys registered in the ledger, read from its log (which is verified on the way)."""
         from commands.escaping import terminal
+        from ledger.app.evidence import audit, public_text
         from ledger.errors import VerificationFailed
-        from ledger.evidence import audit, public_text
 
         app = click.get_current_context().obj.app()
         result = audit(app.recorder.chain_rows())
@@ -117,7 +117,7 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
     @json_option
     def require_signatures(reason: str, as_json: bool) -> None:
         """From now on, every write must be signed with its actor's registered key (for good)."""
-        from ledger import inputs as m
+        from ledger.app import inputs as m
 
         ctx = click.get_current_context().obj
         op = m.parse(m.PolicyAdopt, {"policy": "require-signatures", "reason": reason}, {"reason": "--reason"})
@@ -133,8 +133,8 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
     def checkpoint(output: str | None) -> None:
         """Sign a receipt of the ledger's position and head (with --key): publish it outside the database."""
         from commands.exporting import write_out
+        from ledger.app.evidence import audit, make_receipt
         from ledger.errors import Refused, VerificationFailed
-        from ledger.evidence import audit, make_receipt
 
         ctx = click.get_current_context().obj
         signer = ctx.signer()
@@ -176,7 +176,7 @@ def _public_key_text(given: str) -> str:
     path = Path(given)
     try:
         if len(given) < 4096 and path.is_file():
-            from ledger.evidence import read_small
+            from ledger.app.evidence import read_small
 
             return read_small(path, "PUBLIC_KEY").decode("utf-8", errors="replace")
     except OSError:

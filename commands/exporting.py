@@ -98,7 +98,7 @@ def attach(cli: click.Group) -> None:
 
         ctx = click.get_current_context().obj
         if fmt == "jsonl":
-            from ledger.export import export_ops
+            from ledger.app.export import export_ops
 
             app = ctx.app()
             ctx.read_models()  # the read models' check: a log cut or rewritten under them is refused

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from commands.output import emit, emit_rows, format_option, json_option, table
-from ledger.vocabulary import CASE_STATUSES
+from ledger.domain.vocabulary import CASE_STATUSES
 
 
 def _query(name: str, *args: Any, as_of: str | None = None, **kwargs: Any) -> Any:

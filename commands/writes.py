@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from commands.output import emit, json_option, say, written
-from ledger.vocabulary import CASE_STATUSES
+from ledger.domain.vocabulary import CASE_STATUSES
 
 PLURALS = {"source": "sources", "alias": "aliases", "identifier": "identifiers",
            "subject": "subjects", "person": "persons"}
@@ -29,7 +29,7 @@ def _field(param: click.Parameter, op: str) -> str:
 def _fill(op: str, **values: Any) -> Any:
     """Click's values into the op's input model (the one the import fills too). Errors name the
     command's own options and arguments (`--source`, CASE_ID), not the model's fields."""
-    from ledger import inputs
+    from ledger.app import inputs
 
     data: dict[str, Any] = {}
     for name, value in values.items():
@@ -125,8 +125,8 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
     def amend(incident: str, reason: str | None, assignments: tuple[str, ...], source: tuple[str, ...],
               as_json: bool) -> None:
         """Correct an incident: a new event, the stored one is never changed."""
+        from ledger.domain.values import shown
         from ledger.errors import InvalidInput
-        from ledger.values import shown
 
         changes: dict[str, str] = {}
         for item in assignments:
@@ -160,8 +160,8 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
 
         from commands.escaping import terminal
         from commands.output import Progress
+        from ledger.app.importer import import_lines
         from ledger.errors import ImportRejected
-        from ledger.importer import import_lines
 
         ctx = click.get_current_context().obj
         actor = ctx.actor

@@ -4,7 +4,7 @@ No SQLAlchemy here: a CLI command is a new process, and the read path and the bu
 measured against raw sqlite3 (see README, "Measuring"); importing an ORM toolkit would cost them
 more than their whole start-up.
 
-On PostgreSQL the read models live in their own schema, `ledger_read` (`ledger.storage`): the
+On PostgreSQL the read models live in their own schema, `ledger_read` (`ledger.store.storage`): the
 connection looks names up there only, and names the events table with its schema; but a session
 more privileged than that schema's owner never touches it (`take_read_role`).
 """
@@ -15,8 +15,8 @@ import sqlite3
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
-from ledger.settings import Settings
-from ledger.storage import READ_SCHEMA
+from ledger.store.settings import Settings
+from ledger.store.storage import READ_SCHEMA
 
 # Read models are derived data: a commit that a power cut loses is redone by the next catch-up,
 # so their connection does not wait for the disk at each commit (in WAL mode the database itself
@@ -35,7 +35,7 @@ def connect(settings: Settings | None, read_only: bool = False) -> Any:
         return sqlite3.connect(":memory:", isolation_level=None)
     if settings.backend == "sqlite":
         if read_only:
-            from ledger.settings import sqlite_read_uri
+            from ledger.store.settings import sqlite_read_uri
 
             return sqlite3.connect(sqlite_read_uri(settings.sqlite_path), uri=True, timeout=30,
                                    isolation_level=None)
@@ -106,7 +106,7 @@ def take_read_role(conn: Any, act: bool = True) -> ReadRole:
     role owns (made before the schema was given to the group, to be rebuilt), and whether it is wary."""
     import psycopg
 
-    from ledger.settings import PG_EVENTS_TABLE, PG_SCHEMA
+    from ledger.store.settings import PG_EVENTS_TABLE, PG_SCHEMA
 
     conn.autocommit = True  # the search path and the role stay set for the session
     try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.codes import EVENT_CODES
-from ledger.values import INCIDENT_ROLES
+from ledger.domain.kinds import EVENT_CODES
+from ledger.domain.values import INCIDENT_ROLES
 from projections.queries import Db, timeline
 
 ROLE_COLUMNS = list(dict.fromkeys(role for roles in INCIDENT_ROLES.values() for role in roles))

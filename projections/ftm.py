@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-from ledger.codes import EVENT_CODES
-from ledger.values import is_country_ref
+from ledger.domain.kinds import EVENT_CODES
+from ledger.domain.values import is_country_ref
 from projections.queries import Db, merged_from, survivors_of, timeline
 
 SCHEMA = {"person": "Person", "organization": "Organization", "vehicle": "Vehicle", "vessel": "Vessel",

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ledger.chain import link
+from ledger.domain.chain import link
 from ledger.errors import LedgerError, LogChanged, Unprojectable
 from projections.light import REMEDY, check_state, damage_said
 
@@ -52,9 +52,9 @@ def verified_head(app: Any, position: int) -> str:
 
 
 def verified(app: Any, position: int, receipts: list[tuple[str, dict[str, Any]]] | None = None) -> Any:
-    """The audit of the log up to `position` (`ledger.evidence.audit`: the chain, the signatures,
+    """The audit of the log up to `position` (`ledger.app.evidence.audit`: the chain, the signatures,
     the policy), refused if it fails; with `receipts`, each is checked without failing it."""
-    from ledger.evidence import audit
+    from ledger.app.evidence import audit
 
     # read on past `position` only while a signed write goes on, so that its signature is judged
     result = audit(app.recorder.chain_rows(after=0), receipts=receipts or (), upto=position,
@@ -69,8 +69,8 @@ def verified(app: Any, position: int, receipts: list[tuple[str, dict[str, Any]]]
 def latest_receipt(app: Any, position: int) -> tuple[str, dict[str, Any] | None]:
     """The head at `position` (verified as `verified` does), and the latest receipt kept in the
     ledger (`ledger checkpoint`) that this log still passes through, at or before `position`."""
+    from ledger.app.evidence import parse_receipt
     from ledger.errors import InvalidInput
-    from ledger.evidence import parse_receipt
 
     kept = []
     for n, text in enumerate(app.recorder.stored_receipts()):

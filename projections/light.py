@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.errors import LedgerError, LogChanged, ReadModelsDamaged
-from ledger.settings import Settings
+from ledger.store.settings import Settings
 from projections.database import connect, db_errors
 from projections.schema import NAME
 
-GENESIS = "0" * 64  # ledger.chain's, not imported: the light path does without hashlib
+GENESIS = "0" * 64  # ledger.domain.chain's, not imported: the light path does without hashlib
 
 # the state, the log's head and the hash the log holds at the state's position, in one query
 STATE = ("SELECT s.generation, s.position, s.hash, (SELECT MAX({column}) FROM {events}), "

@@ -7,7 +7,7 @@ It reads the events as they are stored, a topic and a JSON state, and never buil
 event objects; and it writes through the bare DB-API connection, new rows buffered and sent with
 one `executemany` per table. A replay of the whole log is then bound by the database, not by
 object building, and needs neither the domain model nor pydantic. The topics are the aggregates'
-event classes (`ledger.aggregates`), fixed once events are stored; a test holds the two together.
+event classes (`ledger.domain.aggregates`), fixed once events are stored; a test holds the two together.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ledger.values import INCIDENT_ROLES, PRECISIONS, range_start
-from ledger.vocabulary import TOPIC
+from ledger.domain.values import INCIDENT_ROLES, PRECISIONS, range_start
+from ledger.domain.vocabulary import TOPIC
 from projections.schema import prefix
 
 

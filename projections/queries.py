@@ -10,8 +10,8 @@ import json
 import re
 from typing import Any
 
+from ledger.domain.values import COUNTRY_KIND, country_name, is_country_ref
 from ledger.errors import NotFound
-from ledger.values import COUNTRY_KIND, country_name, is_country_ref
 from projections.schema import prefix
 
 ORDER = "on_start, precision_rank, position"

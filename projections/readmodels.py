@@ -28,10 +28,10 @@ from contextlib import contextmanager, nullcontext
 from itertools import islice
 from typing import Any
 
-from ledger.chain import GENESIS
+from ledger.domain.chain import GENESIS
 from ledger.errors import LogChanged, Refused
-from ledger.settings import Settings, read_only_file
-from ledger.storage import READ_SCHEMA
+from ledger.store.settings import Settings, read_only_file
+from ledger.store.storage import READ_SCHEMA
 from projections.database import Checkpointer, connect, db_errors, dialect, read_role
 from projections.integrity import check_state, damage_said, linked
 from projections.projector import Projector

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ledger.codes import EVENT_CODES
-from ledger.values import range_start
+from ledger.domain.kinds import EVENT_CODES
+from ledger.domain.values import range_start
 from projections.queries import Db, case_show
 
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from commands.cli import cli
-from ledger.settings import Settings
+from ledger.store.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 STORY = ROOT / "ledger" / "story.jsonl"
@@ -65,8 +65,8 @@ def _fresh_schema(url: str) -> None:
     """An empty ledger database: the events' schema and the read models' schema gone."""
     import psycopg
 
-    from ledger.settings import Settings
-    from ledger.storage import READ_SCHEMA
+    from ledger.store.settings import Settings
+    from ledger.store.storage import READ_SCHEMA
 
     pg = Settings(db=url).postgres
     with psycopg.connect(dbname=pg["dbname"], user=pg["user"], host=pg["host"], port=pg["port"],
@@ -82,8 +82,8 @@ def as_attacker(db: str | Path) -> Iterator[Any]:
     dropped first, as someone holding the database would before tampering with stored events
     (sqlite3 or psycopg, both in autocommit; on PostgreSQL the read models' schema is searched
     first, so `ledger_projection` and `rm1_...` name the read models)."""
-    from ledger.settings import EVENTS_TABLE, PG_EVENTS_TABLE
-    from ledger.storage import READ_SCHEMA, RECEIPTS_TABLE, postgres_triggers, sqlite_triggers
+    from ledger.store.settings import EVENTS_TABLE, PG_EVENTS_TABLE
+    from ledger.store.storage import READ_SCHEMA, RECEIPTS_TABLE, postgres_triggers, sqlite_triggers
 
     settings = Settings(db=str(db))
     if settings.backend == "sqlite":

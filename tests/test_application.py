@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from ledger import inputs as m
-from ledger.chain import verify
+from ledger.app import inputs as m
+from ledger.app.importer import import_lines
+from ledger.domain.chain import verify
 from ledger.errors import ImportRejected, NoDatabase
-from ledger.importer import import_lines
-from ledger.settings import Settings, open_ledger
+from ledger.store.settings import Settings, open_ledger
 from projections import queries
 from projections.readmodels import ReadModels
 from tests.conftest import STORY
@@ -116,7 +116,7 @@ def test_identical_status_lines_count_by_their_place_in_the_file(ledger):
 
 def test_import_and_the_cli_fill_the_same_model():
     line = {"op": "record.questioning", "case": "c", "on": "2023-12", "sources": ["s"], "subjects": ["a", "b"]}
-    from ledger.importer import parse_line
+    from ledger.app.importer import parse_line
 
     from_file = parse_line(json.dumps(line))
     from_cli = m.parse(m.RecordQuestioning, {"case": "c", "on": "2023-12", "sources": ("s",), "subjects": ("a", "b")})
@@ -270,7 +270,7 @@ def test_a_case_closed_while_an_incident_is_recorded_on_it_refuses_the_incident(
 
 def test_an_import_whose_case_is_closed_between_checking_and_storing_stops_at_that_batch(ledger, other_writer,
                                                                                        monkeypatch):
-    from ledger import importer
+    from ledger.app import importer
     from ledger.errors import Refused
 
     app, _ = ledger
@@ -292,7 +292,7 @@ def test_an_import_whose_case_is_closed_between_checking_and_storing_stops_at_th
 
 
 def test_status_changes_earlier_in_the_same_import_are_not_taken_for_another_writer(ledger, monkeypatch):
-    from ledger import importer
+    from ledger.app import importer
 
     app, rm = ledger
     import_lines(app, STORY.read_text().splitlines(), "tester")

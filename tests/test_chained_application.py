@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ledger import inputs as m
-from ledger.application import Ledger
+from ledger.app import inputs as m
+from ledger.app.application import Ledger
+from ledger.app.evidence import audit
 from ledger.errors import InvalidInput
-from ledger.evidence import audit
 
 
 @pytest.mark.parametrize("env", [

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ledger import inputs as m
-from ledger.aggregates import Case, Entity, Incident
-from ledger.application import Ledger
+from ledger.app import inputs as m
+from ledger.app.application import Ledger
+from ledger.domain.aggregates import Case, Entity, Incident
+from ledger.domain.values import derived_id
 from ledger.errors import AlreadyExists, CaseClosed, InvalidInput, InvalidTransition, NotFound, Refused
-from ledger.values import derived_id
 
 
 def _case() -> Case:
@@ -160,3 +160,16 @@ def test_amendments_are_validated_as_a_whole_incident(app):
     incident = app.repository.get(app.incident_uuid("sz"))
     assert incident.fields["on"] == "2023-12" and incident.fields["precision"] == "month"
     assert incident.fields["holder"] == ["police"]
+
+
+def test_the_domain_classes_keep_the_topics_stored_ledgers_name_them_by_after_the_module_moved():
+    from eventsourcing.utils import get_topic, resolve_topic
+
+    from ledger.domain import aggregates
+
+    assert aggregates.__name__ == "ledger.domain.aggregates"
+    for cls, stored in [(Incident, "ledger.aggregates:Incident"), (Incident.Recorded, "ledger.aggregates:Incident.Recorded"),
+                        (Entity.MergedInto, "ledger.aggregates:Entity.MergedInto"), (Case.Opened, "ledger.aggregates:Case.Opened"),
+                        (aggregates.Key.Revoked, "ledger.aggregates:Key.Revoked")]:
+        assert get_topic(cls) == stored  # new events are written with it
+        assert resolve_topic(stored) is cls  # and stored ones are read back by it

@@ -1,6 +1,6 @@
 """Evidence beyond the chain (issue 9): keys, signed writes, receipts, and the one-pass audit.
 
-- the rules of `ledger.evidence.audit`, each on a log built in memory (ChainRow by ChainRow);
+- the rules of `ledger.app.evidence.audit`, each on a log built in memory (ChainRow by ChainRow);
 - a property: any log of signed and unsigned writes audits ok, and a flipped byte or a cut tail
   does not, with a receipt taken at its end;
 - the application through the CLI on SQLite and PostgreSQL (`db_url`): what a signed write
@@ -31,8 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from commands.cli import cli
-from ledger.chain import GENESIS, ChainRow, link
-from ledger.evidence import (
+from ledger.app.evidence import (
     KEY_ADDED,
     KEY_REVOKED,
     POLICY_ADOPTED,
@@ -45,7 +44,8 @@ from ledger.evidence import (
     signature_holds,
     write_message,
 )
-from ledger.values import derived_id
+from ledger.domain.chain import GENESIS, ChainRow, link
+from ledger.domain.values import derived_id
 from tests.conftest import KeyedRunner
 
 SOURCE_ADDED = "ledger.aggregates:Source.Added"

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from ledger.evidence import new_key
+from ledger.app.evidence import new_key
 from tests.conftest import KeyedRunner
 
 
@@ -41,7 +41,7 @@ def test_a_public_key_of_an_unknown_algorithm_is_bad_input(run, tmp_path):
 def test_public_key_may_be_given_as_its_pub_file_or_a_pem_file(run, tmp_path):
     from cryptography.hazmat.primitives import serialization
 
-    from ledger.evidence import Signer
+    from ledger.app.evidence import Signer
 
     made = new_key(tmp_path / "b")
     assert run.json("key", "add", "bob", str(made.public_file), "--reason", "his", key="k")["key"] == made.key_id
@@ -135,7 +135,7 @@ def _append_sealed(db: str, signer: str | None) -> None:
     """An event inserted by hand with a correct hash, as a writer with INSERT could."""
     import orjson
 
-    from ledger.chain import link
+    from ledger.domain.chain import link
 
     con = sqlite3.connect(db)
     previous = con.execute("SELECT hash FROM stored_events ORDER BY rowid DESC LIMIT 1").fetchone()[0]

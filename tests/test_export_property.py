@@ -10,10 +10,10 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
+from ledger.app.export import export_ops
+from ledger.app.importer import import_lines
 from ledger.errors import LedgerError
-from ledger.export import export_ops
-from ledger.importer import import_lines
-from ledger.settings import Settings, open_ledger
+from ledger.store.settings import Settings, open_ledger
 from projections import queries
 from projections.readmodels import ReadModels
 from tests.conftest import strip_volatile

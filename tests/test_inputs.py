@@ -278,7 +278,7 @@ def test_help_marks_required_options_and_says_what_each_takes(run):
 
 def test_the_required_options_are_the_input_models_required_fields():
     from commands.writes import COMMON, PLURALS, RECORD_OPTIONS
-    from ledger.inputs import RECORDS
+    from ledger.app.inputs import RECORDS
 
     for kind, options in RECORD_OPTIONS.items():
         fields = RECORDS[kind].model_fields

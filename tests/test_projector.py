@@ -12,8 +12,8 @@ from eventsourcing.utils import get_topic
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger import aggregates
-from ledger.transcoder import OrjsonTranscoder
+from ledger.domain import aggregates
+from ledger.store.transcoder import OrjsonTranscoder
 from projections.projector import Projector, _when, incident_id
 
 
@@ -49,7 +49,7 @@ def test_the_recording_time_reads_as_the_event_wrote_it(moment):
 
 
 def test_an_incident_recorded_without_its_aggregate_is_stored_as_the_aggregate_would_store_it():
-    from ledger.application import Ledger
+    from ledger.app.application import Ledger
 
     app = Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     ident = uuid4()

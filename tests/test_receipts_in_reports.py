@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ledger.evidence import new_key
+from ledger.app.evidence import new_key
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_a_later_position_still_names_the_receipt_an_earlier_one_does_not(signed
 
 
 def _keep(db_url: str, position: int, head: str, text: str) -> None:
-    from ledger.settings import Settings, open_ledger
+    from ledger.store.settings import Settings, open_ledger
 
     app = open_ledger(Settings(db=db_url, actor="tester"))
     try:
@@ -67,7 +67,7 @@ def test_a_report_of_a_log_whose_signature_does_not_hold_is_refused(signed, db_u
         pytest.skip("tampering is done on the SQLite file here; tests/test_tamper.py covers PostgreSQL")
     import sqlite3
 
-    from ledger.chain import link
+    from ledger.domain.chain import link
 
     con = sqlite3.connect(db_url)
     for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='stored_events'"):
@@ -102,7 +102,7 @@ def test_a_forged_last_event_that_claims_a_signer_is_refused_by_report_and_expor
 
     import orjson
 
-    from ledger.chain import link
+    from ledger.domain.chain import link
 
     con = sqlite3.connect(db_url)
     previous = con.execute("SELECT hash FROM stored_events ORDER BY rowid DESC LIMIT 1").fetchone()[0]

@@ -11,8 +11,8 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests.persistence import AggregateRecorderTestCase, ApplicationRecorderTestCase
 
-from ledger.chain import GENESIS, link, verify
-from ledger.recorders import ChainedSQLiteAggregateRecorder, ChainedSQLiteApplicationRecorder
+from ledger.domain.chain import GENESIS, link, verify
+from ledger.store.recorders import ChainedSQLiteAggregateRecorder, ChainedSQLiteApplicationRecorder
 
 
 class _FileDatabase:
@@ -143,7 +143,7 @@ class _PostgresDatabase:
     def setUp(self) -> None:
         from eventsourcing.postgres import PostgresDatastore
 
-        from ledger.settings import Settings
+        from ledger.store.settings import Settings
 
         pg = Settings(db=self.pg_url).postgres
         self.datastore = PostgresDatastore(pg["dbname"], pg["host"], pg["port"], pg["user"], pg["password"],
@@ -159,7 +159,7 @@ class _PostgresDatabase:
 
 
 def _pg(cls_name: str) -> type:
-    from ledger import pgrecorders
+    from ledger.store import pgrecorders
 
     return getattr(pgrecorders, cls_name)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import inputs as m
+from ledger.app import inputs as m
 from ledger.errors import LedgerError
-from ledger.settings import Settings, open_ledger
+from ledger.store.settings import Settings, open_ledger
 from projections.readmodels import ReadModels
 
 SOURCES = ["s1", "s2"]

@@ -100,7 +100,7 @@ def test_a_stored_url_that_is_not_http_is_shown_as_text_never_as_a_link(run):
 
 def _context(run):
     from commands.context import Context
-    from ledger.settings import Settings
+    from ledger.store.settings import Settings
 
     return Context(Settings(db=str(run.db), actor="tester"))
 
@@ -324,7 +324,7 @@ def test_o_into_a_missing_folder_is_one_line_and_exit_1(story, tmp_path):
 
 
 def _inc(n, on, precision, status="active", kind="raid"):
-    from ledger.values import range_start
+    from ledger.domain.values import range_start
 
     return {"id": f"i{n}", "kind": kind, "on": on, "precision": precision, "status": status,
             "start": range_start(on, precision)}

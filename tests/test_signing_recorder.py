@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from eventsourcing.tests.persistence import AggregateRecorderTestCase, ApplicationRecorderTestCase
 
-from ledger.chain import GENESIS, verify
-from ledger.evidence import Signer, new_key, signature_holds, write_message
+from ledger.app.evidence import Signer, new_key, signature_holds, write_message
+from ledger.domain.chain import GENESIS, verify
 from tests.test_recorder import _FileDatabase, _pg, _PostgresDatabase, pg_case  # noqa: F401  (a fixture)
 
 
@@ -59,7 +59,7 @@ class _WritesSigned:
 
 
 class TestSigningAggregateRecorder(_Signing, _FileDatabase, AggregateRecorderTestCase):
-    from ledger.recorders import ChainedSQLiteAggregateRecorder as recorder_class
+    from ledger.store.recorders import ChainedSQLiteAggregateRecorder as recorder_class
 
     def test_insert_and_select(self) -> None:
         super().test_insert_and_select()
@@ -68,7 +68,7 @@ class TestSigningAggregateRecorder(_Signing, _FileDatabase, AggregateRecorderTes
 
 
 class TestSigningApplicationRecorder(_WritesSigned, _Signing, _FileDatabase, ApplicationRecorderTestCase):
-    from ledger.recorders import ChainedSQLiteApplicationRecorder as recorder_class
+    from ledger.store.recorders import ChainedSQLiteApplicationRecorder as recorder_class
 
 
 @pytest.mark.usefixtures("pg_case")

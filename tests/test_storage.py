@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ledger.settings import Settings
+from ledger.store.settings import Settings
 from tests.conftest import PG_SERVER, ROOT, STORY, Runner
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -41,8 +41,8 @@ import orjson
 import pytest
 
 from commands.cli import cli
-from ledger.chain import GENESIS, link
-from ledger.evidence import Signer, new_key
+from ledger.app.evidence import Signer, new_key
+from ledger.domain.chain import GENESIS, link
 from tests.conftest import KeyedRunner
 
 ALICE = "alice"
@@ -541,7 +541,7 @@ def test_a_key_substituted_and_everything_re_signed_passes_alone_but_not_with_re
     run, raw = victim
     made = new_key(tmp_path / "mallory")
     mallory = Signer(made.private_file)
-    from ledger.application import Ledger
+    from ledger.app.application import Ledger
 
     key_row = raw.row(3)
     doc = orjson.loads(key_row["state"])

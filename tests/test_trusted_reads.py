@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.settings import Settings
+from ledger.store.settings import Settings
 from projections.integrity import REMEDY
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -230,7 +230,7 @@ def test_a_deleted_middle_event_fails_replay_without_a_traceback(story, db_url):
 
 
 def test_the_light_path_knows_the_chain_genesis_without_importing_hashlib():
-    from ledger.chain import GENESIS
+    from ledger.domain.chain import GENESIS
     from projections import light
 
     assert light.GENESIS == GENESIS
@@ -429,7 +429,7 @@ def test_read_models_moved_back_under_the_log_are_said_to_be_damaged(story, db_u
 def _rechain_after_rewrite(db_url: str, position: int, state: bytes) -> None:
     """Put `state` in the event at `position` and recompute every hash from there, as whoever holds
     a SQLite file could: the chain holds again, and only what it holds is wrong."""
-    from ledger.chain import link
+    from ledger.domain.chain import link
     from tests.conftest import as_attacker
 
     with as_attacker(db_url) as con:

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.errors import InvalidInput
-from ledger.values import (
+from ledger.domain.values import (
     check_country,
     check_currency,
     check_entity_ref,
@@ -17,6 +16,7 @@ from ledger.values import (
     parse_amount,
     parse_date,
 )
+from ledger.errors import InvalidInput
 
 
 @pytest.mark.parametrize("text, precision, start", [

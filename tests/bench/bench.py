@@ -75,7 +75,7 @@ def validation_floor(load: Path) -> float:
     code = f"""
 import sys, time
 sys.path.insert(0, {str(ROOT)!r})
-from ledger.importer import parse_line
+from ledger.app.importer import parse_line
 lines = open({str(load)!r}).read().splitlines()
 best = None
 for _ in range(3):
@@ -184,8 +184,8 @@ def profile(load: Path, work: Path, opts) -> None:
     code = f"""
 import cProfile, pstats, sys
 sys.path.insert(0, {str(ROOT)!r})
-from ledger.settings import Settings, open_ledger
-from ledger.importer import import_lines
+from ledger.store.settings import Settings, open_ledger
+from ledger.app.importer import import_lines
 from projections.readmodels import ReadModels
 s = Settings(db={str(work / 'profile.db')!r}, actor='bench')
 app = open_ledger(s, create=True); rm = ReadModels(s)

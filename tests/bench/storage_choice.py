@@ -24,10 +24,10 @@ GENLOAD = ROOT.parent / "shared" / "bench" / "genload.py"
 CONFIGS = {
     "eventsourcing.sqlite + hash chain (chosen)": lambda path: {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
-        "APPLICATION_RECORDER_TOPIC": "ledger.recorders:ChainedSQLiteApplicationRecorder"},
+        "APPLICATION_RECORDER_TOPIC": "ledger.store.recorders:ChainedSQLiteApplicationRecorder"},
     "eventsourcing.sqlite + chain, probing each id": lambda path: {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path, "PROBE_EACH_ID": "1",
-        "APPLICATION_RECORDER_TOPIC": "ledger.recorders:ChainedSQLiteApplicationRecorder"},
+        "APPLICATION_RECORDER_TOPIC": "ledger.store.recorders:ChainedSQLiteApplicationRecorder"},
     "eventsourcing.sqlite, no chain, probing each id": lambda path: {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path},
     "eventsourcing-sqlalchemy, no chain, probing each id": lambda path: {
@@ -37,8 +37,8 @@ CONFIGS = {
 IMPORT = """
 import sys, time
 from eventsourcing.utils import Environment
-from ledger.application import Ledger as Chained, Unit
-from ledger.importer import import_lines
+from ledger.app.application import Ledger as Chained, Unit
+from ledger.app.importer import import_lines
 
 
 class Ledger(Chained):  # the env as given: the library's own recorders too, for the comparison
@@ -59,8 +59,8 @@ print(time.perf_counter() - t, result.imported)
 COLD = """
 import sys
 from eventsourcing.utils import Environment
-from ledger.application import Ledger as Chained
-from ledger import inputs
+from ledger.app.application import Ledger as Chained
+from ledger.app import inputs
 
 
 class Ledger(Chained):  # the env as given: the library's own recorders too, for the comparison

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from ledger.aggregates import stream_kind
-from ledger.chain import GENESIS, link
+from ledger.domain.aggregates import stream_kind
+from ledger.domain.chain import GENESIS, link
+from ledger.domain.values import as_incident_id, derived_id, incident_id_for_key
 from ledger.errors import NotFound
-from ledger.values import as_incident_id, derived_id, incident_id_for_key
 
 HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
 REF_FIELDS = {"case": "case_id", "entity": "entity_id", "source": "source_id", "key": "key_id", "policy": "policy"}
@@ -58,7 +58,7 @@ def history(app: Any, ident: str | None = None) -> list[dict[str, Any]]:
     for r in rows:
         r["signed"] = False  # a signature that holds covers it, by the key registered for its actor
     if claimed:  # a signer column is a claim until its write's signature is checked, by the audit verify runs
-        from ledger.evidence import audit
+        from ledger.app.evidence import audit
 
         checked = audit(app.recorder.chain_rows())
         for r in claimed:

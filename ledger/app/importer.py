@@ -18,14 +18,14 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from ledger import inputs as m
-from ledger.bulk import paused_gc
-from ledger.chain import stream_hex
+from ledger.app import inputs as m
+from ledger.domain.chain import stream_hex
+from ledger.domain.values import as_incident_id, incident_id_for_key, shown
 from ledger.errors import ImportRejected, InvalidInput, LedgerError, Refused
-from ledger.values import as_incident_id, incident_id_for_key, shown
+from ledger.store.bulk import paused_gc
 
 if TYPE_CHECKING:
-    from ledger.application import Ledger
+    from ledger.app.application import Ledger
 
 ADDS = ("source.add", "entity.add", "case.open")
 

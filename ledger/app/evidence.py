@@ -39,10 +39,10 @@ from typing import Any
 
 import orjson
 
-from ledger.chain import GENESIS, ChainRow, link
+from ledger.domain.chain import GENESIS, ChainRow, link
+from ledger.domain.values import check_name, name_key
+from ledger.domain.vocabulary import TOPIC
 from ledger.errors import InvalidInput, Refused
-from ledger.values import check_name, name_key
-from ledger.vocabulary import TOPIC
 
 KEY_ID = re.compile(r"ed25519:[0-9a-f]{32}")
 HASH = re.compile(r"[0-9a-f]{64}")
@@ -333,7 +333,7 @@ def _actor(state: bytes) -> Any:
 
 
 def active_keys(keys: dict[str, RegisteredKey], owner: str | None) -> list[str]:
-    """The keys not revoked of one actor (names compared as `ledger.values.name_key` does)."""
+    """The keys not revoked of one actor (names compared as `ledger.domain.values.name_key` does)."""
     if owner is None:
         return []
     who = name_key(owner)

@@ -4,7 +4,7 @@ A `Unit` holds the aggregates one command (or one whole import file) touches, an
 in the order they were triggered. Nothing reaches the event store until `commit`, so an import
 is validated whole, against the ledger and against its own earlier lines, before anything is
 written. Every rule that spans aggregates (references exist, no recording on a closed case) is
-checked here; rules within one aggregate live in its public methods (`ledger.aggregates`).
+checked here; rules within one aggregate live in its public methods (`ledger.domain.aggregates`).
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.utils import Environment
 
-from ledger import inputs as m
-from ledger.aggregates import Case, Entity, Incident, Key, Policy, Source
-from ledger.chain import ChainRow, stream_hex
-from ledger.errors import AlreadyExists, InvalidInput, NotFound, Refused
-from ledger.transcoder import OrjsonTranscoder
-from ledger.values import (
+from ledger.app import inputs as m
+from ledger.domain.aggregates import Case, Entity, Incident, Key, Policy, Source
+from ledger.domain.chain import ChainRow, stream_hex
+from ledger.domain.values import (
     as_incident_id,
     country_name,
     derived_id,
@@ -36,10 +34,12 @@ from ledger.values import (
     parse_moment,
     shown,
 )
+from ledger.errors import AlreadyExists, InvalidInput, NotFound, Refused
+from ledger.store.transcoder import OrjsonTranscoder
 
 if TYPE_CHECKING:
-    from ledger.pgrecorders import ChainedPostgresApplicationRecorder
-    from ledger.recorders import ChainedSQLiteApplicationRecorder
+    from ledger.store.pgrecorders import ChainedPostgresApplicationRecorder
+    from ledger.store.recorders import ChainedSQLiteApplicationRecorder
 
 A = TypeVar("A", bound=Aggregate)
 R = TypeVar("R")
@@ -153,8 +153,8 @@ class Ledger(Application[UUID]):
 
     # the recorder of each backend: the library's, sealing every event into the hash chain
     CHAINED: ClassVar[dict[str, str]] = {
-        "eventsourcing.sqlite": "ledger.recorders:ChainedSQLiteApplicationRecorder",
-        "eventsourcing.postgres": "ledger.pgrecorders:ChainedPostgresApplicationRecorder"}
+        "eventsourcing.sqlite": "ledger.store.recorders:ChainedSQLiteApplicationRecorder",
+        "eventsourcing.postgres": "ledger.store.pgrecorders:ChainedPostgresApplicationRecorder"}
 
     def construct_env(self, name: str, env: Any = None) -> Environment:
         """Only what the caller gives (no stray PERSISTENCE_MODULE from the user's shell), and
@@ -221,8 +221,8 @@ class Ledger(Application[UUID]):
 
     def key_registry(self) -> dict[str, Any]:
         """Every key registered in the ledger, revoked or not, from the keys' events in the log
-        (`ledger.evidence.RegisteredKey`, keyed by id)."""
-        from ledger.evidence import KEY_ADDED, KEY_REVOKED, Audit, register
+        (`ledger.app.evidence.RegisteredKey`, keyed by id)."""
+        from ledger.app.evidence import KEY_ADDED, KEY_REVOKED, Audit, register
 
         registry = Audit()
         for row in self.recorder.chain_rows(topics=[KEY_ADDED, KEY_REVOKED]):
@@ -440,7 +440,7 @@ class Ledger(Application[UUID]):
         return self._add(unit, Case, "case", op, actor, Case.Opened, case_id=op.id)
 
     def _key_add(self, unit: Unit, op: m.KeyAdd, actor: str) -> Outcome:
-        from ledger.evidence import key_id_of, parse_public_key, public_text
+        from ledger.app.evidence import key_id_of, parse_public_key, public_text
 
         raw = parse_public_key(op.public_key)
         key_id = key_id_of(raw)
@@ -451,7 +451,7 @@ class Ledger(Application[UUID]):
                 raise Refused(f"key {key_id} was revoked: a revoked key is never registered again; make a new one "
                               "(ledger key new)")
             return Outcome(key_id, skipped=True)
-        from ledger.evidence import may_register
+        from ledger.app.evidence import may_register
 
         allowed = may_register(self.key_registry(), op.owner)
         signer = getattr(self.recorder, "signer", None)
@@ -464,7 +464,7 @@ class Ledger(Application[UUID]):
         return Outcome(key_id, False, unit.collect(key))
 
     def _key_revoke(self, unit: Unit, op: m.KeyRevoke, actor: str) -> Outcome:
-        from ledger.evidence import may_revoke
+        from ledger.app.evidence import may_revoke
 
         key = unit.get(Key, self.key_stream(op.key_id))
         if key is None:

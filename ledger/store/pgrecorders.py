@@ -10,7 +10,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
-from ledger.recorders import ChainReads, Precondition, Signed, check_preconditions, seal, sealed_tail, signatures
+from ledger.store.recorders import ChainReads, Precondition, Signed, check_preconditions, seal, sealed_tail, signatures
 
 STORE_DDL_LOCK = 0x1ED6E401  # a PostgreSQL advisory lock of the ledger's own
 # Writers take this advisory lock, not the library's LOCK TABLE ... IN EXCLUSIVE MODE: that lock
@@ -29,7 +29,7 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
             conn.execute("SELECT pg_advisory_lock(%s)", (STORE_DDL_LOCK,))
             try:
                 super().create_table()
-                from ledger.storage import prepare_postgres
+                from ledger.store.storage import prepare_postgres
 
                 with self.datastore.transaction(commit=True) as curs:
                     prepare_postgres(curs, self.datastore.schema, self.events_table_name)
@@ -98,7 +98,7 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
 
     @property
     def _receipts(self) -> str:
-        from ledger.storage import RECEIPTS_TABLE
+        from ledger.store.storage import RECEIPTS_TABLE
 
         return f'"{self.datastore.schema}"."{RECEIPTS_TABLE}"'
 

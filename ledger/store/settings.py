@@ -2,7 +2,7 @@
 
 Nothing here connects at import time. A write opens the event store with the library's
 CREATE_TABLE only when one cheap query (`Settings.probe`) finds the store missing or older than
-this version of the ledger (`ledger.storage`): a plain write runs no DDL, so a role that may only
+this version of the ledger (`ledger.store.storage`): a plain write runs no DDL, so a role that may only
 insert into the events table can write. Reads never run the store's DDL.
 """
 
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ledger.errors import InvalidInput, NoDatabase, Refused
 
 if TYPE_CHECKING:
-    from ledger.application import Ledger
+    from ledger.app.application import Ledger
 
 EVENTS_TABLE = "stored_events"  # SQLite; on PostgreSQL the library names it after the application
 PG_EVENTS_TABLE = "ledger_events"
@@ -115,7 +115,7 @@ class Settings:
         return store
 
     def _sqlite_probe(self) -> Store:
-        from ledger.storage import SQLITE_PROBE, sqlite_missing
+        from ledger.store.storage import SQLITE_PROBE, sqlite_missing
 
         path = self.sqlite_path
         if path.is_dir():
@@ -136,7 +136,7 @@ class Settings:
         return Store(missing is not None, tuple(missing or ()))
 
     def _postgres_probe(self) -> Store:
-        from ledger.storage import postgres_missing, postgres_probe
+        from ledger.store.storage import postgres_missing, postgres_probe
 
         sql, params = postgres_probe(PG_SCHEMA, PG_EVENTS_TABLE)
         with self.connect_postgres() as con:
@@ -149,10 +149,10 @@ class Settings:
         `search_path`: the schemas unqualified names are looked up in (set as the connection opens,
         no extra round trip). `read_models`: the read models' connection, marked as it opens with a
         parameter no session can change, so that the events table refuses inserts from it
-        (`ledger.storage.READ_MODELS_MARK`)."""
+        (`ledger.store.storage.READ_MODELS_MARK`)."""
         import psycopg
 
-        from ledger.storage import READ_MODELS_MARK
+        from ledger.store.storage import READ_MODELS_MARK
 
         pg = self.postgres
         settings = ([f"search_path={search_path}"] if search_path else []) + (
@@ -190,7 +190,7 @@ class Settings:
 
     def app_env(self, create: bool, checked: bool = False) -> dict[str, str]:
         """The event library's settings. A write (`create`) has the library create the table, and
-        `ledger.storage` add what the ledger adds to it, only when the store is missing or out of
+        `ledger.store.storage` add what the ledger adds to it, only when the store is missing or out of
         date: a plain write runs no DDL."""
         store = self.store_for_writing(checked) if create else None
         ddl = "y" if store is not None and not store.current else "n"
@@ -228,8 +228,8 @@ def default_actor() -> str:
 
 def check_actor(actor: str | None) -> str:
     """Who records, as stored on every event: a name under the rules of every text ("text in"),
-    with a letter or a digit and no invisible characters (`ledger.values.check_name`)."""
-    from ledger.values import check_name, check_text
+    with a letter or a digit and no invisible characters (`ledger.domain.values.check_name`)."""
+    from ledger.domain.values import check_name, check_text
 
     try:
         if not any(c.isalnum() for c in check_text(actor or "")):
@@ -245,7 +245,7 @@ def open_ledger(settings: Settings, create: bool = False, checked: bool = False)
     (`create`) probes the store first (unless the caller has just `checked` it), so an
     unreachable PostgreSQL server or a missing database is said at once, not after the library's
     connection retries, and the store is created or upgraded only when it must be."""
-    from ledger.application import Ledger
+    from ledger.app.application import Ledger
 
     if not create:
         settings.require()
@@ -270,7 +270,7 @@ def open_scratch() -> Ledger:
     no new ledger behind."""
     from uuid import uuid4
 
-    from ledger.application import Ledger
+    from ledger.app.application import Ledger
 
     return Ledger(env={
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",

@@ -23,9 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from ledger.codes import EVENT_CODES
-from ledger.errors import InvalidInput
-from ledger.values import (
+from ledger.domain.kinds import EVENT_CODES
+from ledger.domain.values import (
     ENTITY_KINDS,
     INCIDENT_ROLES,
     RELIABILITY,
@@ -41,7 +40,8 @@ from ledger.values import (
     parse_date,
     shown,
 )
-from ledger.vocabulary import CaseStatusName
+from ledger.domain.vocabulary import CaseStatusName
+from ledger.errors import InvalidInput
 
 
 def _optional_text(value: Any) -> Any:
@@ -82,7 +82,7 @@ def _url(value: Any) -> Any:
 
 
 # "text in": every text is at most 10,000 characters with no control characters (one place:
-# ledger.values.check_text); newline and tab only in a note, summary, reason or quote (Para)
+# ledger.domain.values.check_text); newline and tab only in a note, summary, reason or quote (Para)
 # (check_text strips and bounds the length; the models only add that a required text is not empty)
 Id = Annotated[str, AfterValidator(check_id)]
 Text = Annotated[str, StringConstraints(min_length=1), BeforeValidator(check_text)]
@@ -419,7 +419,7 @@ class KeyAdd(Op):
 
 
 def _key_id(value: Any) -> Any:
-    from ledger.evidence import KEY_ID
+    from ledger.app.evidence import KEY_ID
 
     if not isinstance(value, str) or not KEY_ID.fullmatch(value.strip()):
         raise InvalidInput(f"{shown(value)} is not a key id: ed25519: and 32 hex digits, as ledger key list shows it")

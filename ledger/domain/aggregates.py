@@ -17,10 +17,10 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, register_topic
 
+from ledger.domain.vocabulary import CASE_STATUSES, TOPIC
 from ledger.errors import AlreadyExists, CaseClosed, InvalidInput, InvalidTransition, Refused
-from ledger.vocabulary import CASE_STATUSES
 
 
 class Keyed(Aggregate):
@@ -46,7 +46,7 @@ class Keyed(Aggregate):
 
 def differences(stored: dict[str, Any], given: dict[str, Any]) -> str:
     """Which fields differ, for a refusal: `title: stored 'A', given 'B'; ...`."""
-    from ledger.values import shown
+    from ledger.domain.values import shown
 
     names = [k for k in dict.fromkeys([*stored, *given]) if stored.get(k) != given.get(k)]
     def value(v: Any) -> str:
@@ -324,7 +324,7 @@ class Incident(Keyed):
 class Key(Aggregate):
     """An Ed25519 public key registered for one actor (`ledger key add`); its stream's id derives
     from the key's id. Writes signed with it must be that actor's, until it is revoked.
-    `ledger.evidence.audit` reads these events straight from the log."""
+    `ledger.app.evidence.audit` reads these events straight from the log."""
 
     class Added(Aggregate.Created):
         key_id: str
@@ -376,6 +376,19 @@ class Policy(Aggregate):
         self.policy = policy
 
 
+def _keep_stored_topics(*aggregates: type[Aggregate]) -> None:
+    """Every stored event names its class by a topic, and the ledgers already written name these
+    classes as they were first defined, in the module `ledger.aggregates` (`TOPIC`). So each
+    aggregate and event class keeps that topic wherever the module lives now: events are written
+    with it and read back by it (the library's explicit `TOPIC`, registered here). A stored topic
+    never changes; a new event class added here gets one in the same form."""
+    for aggregate in aggregates:
+        for cls in [aggregate, *(v for v in vars(aggregate).values() if isinstance(v, type))]:
+            cls.TOPIC = TOPIC + cls.__qualname__  # type: ignore[attr-defined]
+            register_topic(cls.TOPIC, cls)  # type: ignore[attr-defined]
+
+
+_keep_stored_topics(Source, Entity, Case, Incident, Key, Policy)
 _INCIDENT_TOPIC = get_topic(Incident)
 
 

@@ -22,7 +22,7 @@ from eventsourcing.sqlite import (
     SQLiteTransaction,
 )
 
-from ledger.chain import GENESIS, ChainRow, link, stored_bytes, stream_hex
+from ledger.domain.chain import GENESIS, ChainRow, link, stored_bytes, stream_hex
 
 PAGE = 5000
 EVIDENCE_COLUMNS = ("signer", "signature", "db_role")  # beside the library's columns; old ledgers lack them
@@ -30,7 +30,7 @@ EVIDENCE_COLUMNS = ("signer", "signature", "db_role")  # beside the library's co
 
 class Signer(Protocol):
     """What signs a write: its key id, and a signature over (hash before the write, hash of its
-    last event). `ledger.evidence.Signer` is the one the ledger uses."""
+    last event). `ledger.app.evidence.Signer` is the one the ledger uses."""
 
     key_id: str
 
@@ -156,7 +156,7 @@ class ChainReads:
 
     @property
     def _receipts(self) -> str:
-        from ledger.storage import RECEIPTS_TABLE
+        from ledger.store.storage import RECEIPTS_TABLE
 
         return RECEIPTS_TABLE
 
@@ -262,9 +262,9 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
         ]
 
     def create_table(self) -> None:
-        """The library's table, then what the ledger adds to it (`ledger.storage`): the evidence
+        """The library's table, then what the ledger adds to it (`ledger.store.storage`): the evidence
         columns on a table made before them, the append-only triggers, the receipts table."""
-        from ledger.storage import prepare_sqlite
+        from ledger.store.storage import prepare_sqlite
 
         with self.datastore.transaction(commit=True) as c:
             self._create_table(c)

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
-from ledger import inputs as m
-from ledger.aggregates import Case, Entity, Incident, Source
-from ledger.codes import EVENT_CODES
+from ledger.app import inputs as m
+from ledger.domain.aggregates import Case, Entity, Incident, Source
+from ledger.domain.kinds import EVENT_CODES
 from ledger.errors import NotFound
 
 
@@ -32,7 +32,7 @@ def export_ops(app: Any, case_id: str | None = None, upto: int | None = None,
 
 
 def _checked(log: Iterator[tuple[Any, Any]], head: str | None) -> Iterator[tuple[Any, Any]]:
-    from ledger.chain import GENESIS, link
+    from ledger.domain.chain import GENESIS, link
     from ledger.errors import LogChanged
 
     previous = GENESIS
@@ -85,7 +85,7 @@ def _compact(data: dict[str, Any], keep: tuple[str, ...] = ()) -> dict[str, Any]
 def _case_scope(app: Any, case_id: str, upto: int | None = None) -> set[str]:
     """The streams an export of one case needs: the case, its incidents, and every source and
     entity they name (with the entities those were merged with), so that it imports on its own."""
-    from ledger.values import derived_id, is_country_ref
+    from ledger.domain.values import derived_id, is_country_ref
 
     case_stream = derived_id("case", case_id).hex
     incidents: dict[str, str] = {}  # stream -> kind

@@ -54,7 +54,7 @@ class ChainRow:
     topic: str
     state: bytes
     hash: str | None
-    signer: str | None = None  # the key id of a signed write's events (ledger.evidence)
+    signer: str | None = None  # the key id of a signed write's events (ledger.app.evidence)
     signature: str | None = None  # on the last event of a signed write: over the chain's hash there
     db_role: str | None = None  # PostgreSQL: the database role that inserted it, set by the database
 

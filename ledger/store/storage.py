@@ -1,7 +1,7 @@
 """What the ledger adds to the event library's table, on SQLite and PostgreSQL, in one place.
 
 - The evidence columns: `signer` and `signature` (a signed write's key id on each of its events,
-  its Ed25519 signature on the last; `ledger.evidence`), and on PostgreSQL `db_role`, the
+  its Ed25519 signature on the last; `ledger.app.evidence`), and on PostgreSQL `db_role`, the
   database role that inserted the row, set by a trigger from `session_user`, never by the client.
   That trigger also refuses an event inserted by a session acting as another role (`SET ROLE`:
   code a writer planted in the read models, running in another writer's session) or from the
@@ -10,7 +10,7 @@
 - Append-only storage: triggers refuse UPDATE and DELETE of stored events (and TRUNCATE on
   PostgreSQL), for every role, the owner included, until the owner drops them: tampering then
   takes a deliberate act, and the chain, the signatures and the receipts say what it changed.
-- The receipts table: the signed receipts `ledger checkpoint` issued (`ledger.evidence`), kept
+- The receipts table: the signed receipts `ledger checkpoint` issued (`ledger.app.evidence`), kept
   so that a report can name the latest one it is consistent with; append-only too.
 - On PostgreSQL, the schema `ledger_read` that holds the read models (derived tables, rebuilt
   from the log whenever needed), so that the owner can give it to the group of writer roles;
@@ -19,7 +19,7 @@
 Every statement is idempotent: the recorders run them when they create the table (a new
 ledger, `ledger init`, or an upgrade of a ledger made before them), and never on a plain write.
 Whether a ledger needs them is told by one cheap query (`sqlite_missing`, `postgres_probe`), which
-is all a plain write pays (`ledger.settings.Settings.probe`).
+is all a plain write pays (`ledger.store.settings.Settings.probe`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger.chain import GENESIS
+from ledger.domain.chain import GENESIS
 from ledger.errors import Refused
 
 PAGE = 1000
