@@ -168,8 +168,10 @@ def test_the_domain_classes_keep_the_topics_stored_ledgers_name_them_by_after_th
     from ledger.domain import aggregates
 
     assert aggregates.__name__ == "ledger.domain.aggregates"
-    for cls, stored in [(Incident, "ledger.aggregates:Incident"), (Incident.Recorded, "ledger.aggregates:Incident.Recorded"),
-                        (Entity.MergedInto, "ledger.aggregates:Entity.MergedInto"), (Case.Opened, "ledger.aggregates:Case.Opened"),
+    for cls, stored in [(Incident, "ledger.aggregates:Incident"),
+                        (Incident.Recorded, "ledger.aggregates:Incident.Recorded"),
+                        (Entity.MergedInto, "ledger.aggregates:Entity.MergedInto"),
+                        (Case.Opened, "ledger.aggregates:Case.Opened"),
                         (aggregates.Key.Revoked, "ledger.aggregates:Key.Revoked")]:
         assert get_topic(cls) == stored  # new events are written with it
         assert resolve_topic(stored) is cls  # and stored ones are read back by it
