@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from commands.output import emit, json_option
+from commands.output import current_ledger, emit, json_option
 
 
 def attach(cli: click.Group) -> None:
@@ -18,35 +18,7 @@ def attach(cli: click.Group) -> None:
         Run once, by the database owner: creates the events and receipts tables, their
         append-only triggers and, on PostgreSQL, the read models' schema, or adds what a ledger
         made by an older version lacks. Run again, it does nothing."""
-        from ledger.errors import Refused
-        from ledger.store.settings import EVENTS_TABLE, PG_EVENTS_TABLE
-        from ledger.store.storage import everything
-
-        ctx = click.get_current_context().obj
-        settings = ctx.settings
-        postgres = settings.backend == "postgresql"
-        # a folder, a missing folder, another program's SQLite file, an unreachable server: refused
-        before = settings.probe()
-        changes: list[str]
-        if before.current:
-            done, changes = "nothing", []
-        else:
-            if postgres and not before.may_change:
-                raise Refused(f"role {before.role} may not create or change the ledger's tables at {settings.where}: "
-                              "run ledger init as the database owner")
-            ctx.app(create=True, checked=True)  # the library's table, then ledger.store.storage's additions
-            after = settings.probe()
-            if not after.current:
-                raise Refused(f"the ledger at {settings.where} still lacks {'; '.join(after.missing)}")
-            done = "upgraded" if before.present else "created"
-            changes = list(before.missing) if before.present else everything(
-                PG_EVENTS_TABLE if postgres else EVENTS_TABLE, postgres)
-        read_models = ctx.read_models()  # created, or of an older layout rebuilt, and caught up
-        with read_models.reading() as (_db, position):
-            pass
-        report: dict[str, Any] = {"ledger": settings.where, "backend": settings.backend, "done": done,
-                                  "changes": changes, "read_models": {"position": position,
-                                                                      "stored": not read_models.read_only}}
+        report = current_ledger().init()
         emit(report, as_json, _show)
 
 

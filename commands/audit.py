@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from commands.output import emit, emit_rows, format_option, json_option, say
+from commands.output import current_ledger, emit, emit_rows, format_option, json_option, say
 
 HISTORY_COLUMNS = ["position", "stream", "version", "type", "recorded_at", "recorded_by", "signer", "signed", "db_role",
                    "hash", "verified", "data", "changes"]
@@ -18,10 +18,7 @@ def attach(cli: click.Group) -> None:
     @format_option
     def history(ident: str | None, fmt: str) -> None:
         """The stored events, in position order: all, or of one case, entity, source or incident."""
-        from ledger.app.history import history as read_history
-
-        app = click.get_current_context().obj.app()
-        rows = read_history(app, ident)
+        rows = current_ledger().history(ident)
         broken = [r["position"] for r in rows if not r["verified"]]
         if broken:  # shown, since history is where one looks into it, but never without a warning
             shown = ", ".join(map(str, broken[:10])) + (f" and {len(broken) - 10} more" if len(broken) > 10 else "")
@@ -46,23 +43,9 @@ def attach(cli: click.Group) -> None:
         and each receipt given."""
 
         from commands.escaping import terminal
-        from ledger.app.evidence import audit, parse_receipt, read_small
-        from ledger.errors import InvalidInput, VerificationFailed
+        from ledger.errors import VerificationFailed
 
-        if expected is not None:
-            expected = expected.strip().lower()
-            if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
-                raise InvalidInput(f"--expect {expected!r}: a head is 64 hex digits, as verify printed it")
-        given = [(name, parse_receipt(read_small(name, "--receipt"), name)) for name in receipts]
-        ctx = click.get_current_context().obj
-        app = ctx.app()
-        verdict = audit(app.recorder.chain_rows(), expected, given)
-        if deep and verdict.ok:
-            from projections.integrity import deep_problem
-
-            problem = deep_problem(ctx.read_models(catch_up=False), app)
-            if problem is not None:
-                verdict.fail(None, problem)
+        verdict = current_ledger().verify(expected, receipts, deep=deep)
         if as_json:
             emit(verdict.as_dict(), True)
         elif verdict.ok:
@@ -85,14 +68,12 @@ def attach(cli: click.Group) -> None:
         """Rebuild every read model from the first event; swapped in only when complete."""
         from commands.output import Progress
 
-        ctx = click.get_current_context().obj
-        read_models = ctx.read_models(catch_up=False)  # a replay rebuilds them whole anyway
-        from ledger.store.bulk import paused_gc
-
         progress = Progress("replay", "events")
-        with paused_gc():
-            replayed, position = read_models.replay(progress, force=force)
-        progress.close()
+        try:
+            done = current_ledger().replay(force=force, progress=progress)
+        finally:
+            progress.close()
+        replayed, position = done.replayed, done.position
         if as_json:
             emit({"replayed": replayed, "position": position}, True)
         else:
@@ -104,16 +85,7 @@ def attach(cli: click.Group) -> None:
     @json_option
     def copy(target_url: str, as_json: bool) -> None:
         """Copy the stored events as they are into another database: same chain, same head."""
-        from ledger.store.copying import copy_events
-        from ledger.store.settings import Settings, open_ledger
-
-        ctx = click.get_current_context().obj
-        target = open_ledger(Settings(db=target_url, actor=ctx.settings.actor), create=True)
-        try:
-            done = copy_events(ctx.app(), target)
-        finally:
-            target.close()
-            target.factory.close()
+        done = current_ledger().copy(target_url)
         if as_json:
             emit({"copied": done.copied, "events": done.events, "head": done.head}, True)
         else:
@@ -122,24 +94,10 @@ def attach(cli: click.Group) -> None:
     @cli.command("demo")
     def demo() -> None:
         """Record the Chiba Lexus story (skipping what is there) and print the seizure case's report."""
-        from importlib.resources import files
-
-        from ledger.app.importer import import_lines
-
-        ctx = click.get_current_context().obj
-        lines = files("ledger").joinpath("story.jsonl").read_text(encoding="utf-8").splitlines()
-        app, actor = ctx.app(create=True), ctx.actor
-        app.may_write(actor)
-        result = import_lines(app, lines, actor)
-        say(f"demo: recorded {result.imported} things, {result.skipped} already there")
+        done = current_ledger().demo()
+        say(f"demo: recorded {done.result.imported} things, {done.result.skipped} already there")
         say("the report of the seizure case follows (`ledger report chiba-lexus`)\n")
-        from commands.exporting import from_the_log
-        from commands.report import render
-        from projections.report import report_data
-
-        read_models, position, head, receipt = from_the_log(ctx, None)
-        with read_models.reading() as (db, _position):
-            click.echo(render(report_data(db, position, "chiba-lexus", head, receipt, "md"), "md"), nl=False)
+        click.echo(done.report, nl=False)
 
 
 def _show_history(rows: list[dict[str, Any]]) -> None:

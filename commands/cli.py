@@ -1,8 +1,9 @@
 """The `ledger` command: the group, its global options, and the mapping of errors to exit codes.
 
-Commands are thin: they fill an input model and call the application or a query. Heavy modules
-(eventsourcing, pydantic, cryptography) are imported inside the commands that need them, so
-`ledger --help` stays fast.
+Commands are thin: each parses its options, calls one method of `ledger.api.Ledger` (the one
+object the group opens from --db, --actor and --key, and closes when the command ends) and prints
+what it returns. Heavy modules (eventsourcing, pydantic, cryptography) are imported inside the
+methods that need them, so `ledger --help` and a read of an up-to-date ledger stay fast.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import os
 from typing import Any
 
 import click
-
-from commands.context import Context
 
 
 class LedgerGroup(click.Group):
@@ -59,11 +58,16 @@ def _translate(error: Exception) -> str:
 @click.pass_context
 def cli(ctx: click.Context, db: str, actor: str | None, key: str | None) -> None:
     """An event-sourced, tamper-evident ledger of enforcement and diplomatic incidents."""
-    from ledger.store.settings import Settings, default_actor
+    from ledger.api import Ledger
 
-    context = Context(Settings(db=db, actor=actor or default_actor()), actor_given=actor is not None, key=key or None)
-    ctx.obj = context
-    ctx.call_on_close(context.close)
+    ledger = Ledger(db, actor=actor, key=key or None, on_warning=_warn)
+    ctx.obj = ledger
+    ctx.call_on_close(ledger.close)
+
+
+def _warn(warning: str) -> None:
+    """A write's warning (stored all the same): on stderr."""
+    click.echo(f"Warning: {warning}", err=True)
 
 
 @cli.group(cls=LedgerGroup)

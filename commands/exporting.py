@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -63,30 +61,6 @@ def _umask() -> int:
     return mask
 
 
-def from_the_log(ctx: Any, as_of: str | None) -> tuple[Any, int, str, dict[str, Any] | None]:
-    """What a report or an export is made from: (read models, position, head, latest receipt).
-
-    The live read models are checked first (a log cut or rewritten under them is refused); then
-    the log up to the head (or `as_of`) is audited, chain, signatures and policy (refused unless
-    it holds), and the read models are built afresh from it, in memory, never taken from the live
-    tables: whoever can write the database can edit those (on PostgreSQL every writer owns them),
-    and what goes out to people who never had the database must show what the verified, signed
-    log says. The receipt is the latest kept in the ledger that the log still passes through."""
-    from projections.integrity import latest_receipt
-
-    ctx.read_models()
-    app = ctx.app()
-    position = app.position_at(as_of) if as_of is not None else (app.recorder.max_notification_id() or 0)
-    head, receipt = latest_receipt(app, position)
-    read_models = ctx.read_models(str(position))
-    if read_models.built_to()[1] != head:  # two reads of the log, which must have seen the same rows
-        from ledger.errors import LogChanged
-
-        raise LogChanged("the log read to build the report is not the log that was audited (it does not end "
-                         f"at head {head}); run ledger verify")
-    return read_models, position, head, receipt
-
-
 def attach(cli: click.Group) -> None:
     @cli.command("export")
     @click.option("--format", "fmt", type=click.Choice(["jsonl", "ftm", "csv"]), default="jsonl", show_default=True)
@@ -94,35 +68,9 @@ def attach(cli: click.Group) -> None:
     @click.option("--case", "case_id", help="Only this case, with the sources and entities it needs.")
     def export(fmt: str, output: str | None, case_id: str | None) -> None:
         """Export as JSON Lines for `ledger import`, FollowTheMoney entities, or CSV."""
-        from projections.integrity import verified_head
+        from commands.output import current_ledger
 
-        ctx = click.get_current_context().obj
-        if fmt == "jsonl":
-            from ledger.app.export import export_ops
-
-            app = ctx.app()
-            ctx.read_models()  # the read models' check: a log cut or rewritten under them is refused
-            position = app.recorder.max_notification_id() or 0
-            head = verified_head(app, position)  # refused, before any output, unless it holds
-            ops = list(export_ops(app, case_id, upto=position, head=head))  # that log, not a later one
-            write_out((json.dumps(op, ensure_ascii=False) + "\n" for op in ops), output)
-            return
-        read_models, _, _, _ = from_the_log(ctx, None)
-        with read_models.reading() as (db, _position):
-            if case_id is not None:
-                from projections.queries import case_show
-
-                case_show(db, case_id)  # refuses an unknown case
-            if fmt == "csv":
-                from commands.escaping import delimited
-                from projections.exports import CSV_COLUMNS, csv_rows
-
-                chunks = [delimited(csv_rows(db, case_id), CSV_COLUMNS, "csv")]
-            else:
-                from projections.ftm import ftm_entities
-
-                chunks = [json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in ftm_entities(db, case_id)]
-        write_out(chunks, output)
+        write_out(current_ledger().export(fmt, case_id), output)
 
 
 def attach_report(cli: click.Group) -> None:
@@ -133,11 +81,6 @@ def attach_report(cli: click.Group) -> None:
     @click.option("--as-of", "as_of", metavar="WHEN", help="A ledger position or ISO 8601 recording time.")
     def report(case_id: str, fmt: str, output: str | None, as_of: str | None) -> None:
         """An auditable case report: timeline, sources, entities, corrections, position and head hash."""
-        from commands.report import render
-        from projections.report import report_data
+        from commands.output import current_ledger
 
-        ctx = click.get_current_context().obj
-        read_models, position, head, receipt = from_the_log(ctx, as_of)
-        with read_models.reading() as (db, _position):
-            data = report_data(db, position, case_id, head, receipt, fmt)
-        write_out([render(data, fmt)], output)
+        write_out([current_ledger().report(case_id, fmt, as_of)], output)

@@ -7,9 +7,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from ledger.api import Ledger
+
+
+def current_ledger() -> Ledger:
+    """The ledger the command runs on (`ledger.api.Ledger`, opened by the `ledger` group from
+    --db, --actor and --key, closed when the command ends): every command calls only it."""
+    ledger: Ledger = click.get_current_context().obj
+    return ledger
+
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 

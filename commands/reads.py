@@ -6,32 +6,8 @@ from typing import Any
 
 import click
 
-from commands.output import emit, emit_rows, format_option, json_option, table
+from commands.output import current_ledger, emit, emit_rows, format_option, json_option, table
 from ledger.domain.vocabulary import CASE_STATUSES
-
-
-def _query(name: str, *args: Any, as_of: str | None = None, **kwargs: Any) -> Any:
-    """Run one of projections.queries on read models that are up to date (or as of WHEN)."""
-    from projections import queries
-
-    ctx = click.get_current_context().obj
-    light = ctx.light_read() if as_of is None else None
-    if light is not None:
-        from projections.light import damage_said
-
-        try:
-            with damage_said():
-                result = getattr(queries, name)(queries.Db(light.conn, light.generation), *args, **kwargs)
-        finally:
-            light.close()
-        position = light.position
-    else:
-        with ctx.read_models(as_of).reading() as (db, position):
-            result = getattr(queries, name)(db, *args, **kwargs)
-    if isinstance(result, dict):
-        result["position"] = position
-    return result
-
 
 as_of_option = click.option("--as-of", "as_of", metavar="WHEN",
                             help="A ledger position, or an ISO 8601 recording date or time: answer as of then.")
@@ -62,7 +38,7 @@ def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
     @format_option
     def cases(status: str | None, as_of: str | None, fmt: str) -> None:
         """List cases with their count of incidents (retracted ones left out)."""
-        emit_rows(_query("cases", status, as_of=as_of), fmt, CASE_COLUMNS,
+        emit_rows(current_ledger().cases(status, as_of=as_of), fmt, CASE_COLUMNS,
                   flat_columns=["id", "title", "status", "incidents"])
 
     @case.command("show")
@@ -71,7 +47,7 @@ def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
     @json_option
     def case_show(case_id: str, as_of: str | None, as_json: bool) -> None:
         """Show a case, its incidents and the entities in them."""
-        emit(_query("case_show", case_id, as_of=as_of), as_json, _show_case)
+        emit(current_ledger().case(case_id, as_of=as_of), as_json, _show_case)
 
     @cli.command("entities")
     @click.option("--kind", type=click.Choice(["person", "organization", "vehicle", "vessel", "goods", "place",
@@ -80,7 +56,8 @@ def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
     @format_option
     def entities(kind: str | None, as_of: str | None, fmt: str) -> None:
         """List entities (merged duplicates left out) and the countries in a role."""
-        emit_rows(_query("entities", kind, as_of=as_of), fmt, ENTITY_COLUMNS, flat_columns=["id", "kind", "name"])
+        emit_rows(current_ledger().entities(kind, as_of=as_of), fmt, ENTITY_COLUMNS,
+                  flat_columns=["id", "kind", "name"])
 
     @entity.command("show")
     @click.argument("entity_id", metavar="ENTITY_ID")
@@ -88,7 +65,7 @@ def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
     @json_option
     def entity_show(entity_id: str, as_of: str | None, as_json: bool) -> None:
         """Show an entity, what it was merged from, and its incidents."""
-        emit(_query("entity_show", entity_id, as_of=as_of), as_json, _show_entity)
+        emit(current_ledger().entity(entity_id, as_of=as_of), as_json, _show_entity)
 
     @cli.command("timeline")
     @click.option("--case", "case_id", help="Only this case's incidents.")
@@ -101,7 +78,7 @@ def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
         """Incidents in the order they happened."""
         from projections.exports import CSV_COLUMNS
 
-        rows = _query("timeline", case_id, entity_id, include_retracted, as_of=as_of)
+        rows = current_ledger().timeline(case_id, entity_id, include_retracted=include_retracted, as_of=as_of)
         emit_rows(rows, fmt, INCIDENT_COLUMNS, human=lambda rs: table([_with_key(r) for r in rs], INCIDENT_COLUMNS),
                   flat_columns=CSV_COLUMNS, flatten=_timeline_csv)
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from commands.output import emit, json_option, say, written
+from commands.output import current_ledger, emit, json_option, say, written
+from ledger.domain.kinds import KINDS, Kind
 from ledger.domain.vocabulary import CASE_STATUSES
 
+if TYPE_CHECKING:
+    from ledger.app.inputs import Op
+
+# a repeatable option's values go to a list under a plural name: --source to sources, a kind's
+# --person to persons
 PLURALS = {"source": "sources", "alias": "aliases", "identifier": "identifiers",
-           "subject": "subjects", "person": "persons"}
+           **{role.name: role.field for kind in KINDS.values() for role in kind.roles if role.many}}
 
 
 # the input model's field for a command's parameter, where the two names differ
@@ -26,10 +32,10 @@ def _field(param: click.Parameter, op: str) -> str:
     return FIELDS.get(name, name)
 
 
-def _fill(op: str, **values: Any) -> Any:
+def _fill(op: str, **values: Any) -> Op:
     """Click's values into the op's input model (the one the import fills too). Errors name the
     command's own options and arguments (`--source`, CASE_ID), not the model's fields."""
-    from ledger.app import inputs
+    from ledger.api import parse_op
 
     data: dict[str, Any] = {}
     for name, value in values.items():
@@ -41,12 +47,11 @@ def _fill(op: str, **values: Any) -> Any:
     command = click.get_current_context().command
     names = {_field(p, op): (p.opts[0] if isinstance(p, click.Option) else p.human_readable_name)
              for p in command.params}
-    return inputs.parse(inputs.OPS[op], data, names)
+    return parse_op(op, data, names)
 
 
 def _write(op: str, as_json: bool, what: str, **values: Any) -> None:
-    outcome = click.get_current_context().obj.run(_fill(op, **values))
-    written(outcome, as_json, what)
+    written(current_ledger().run(_fill(op, **values)), as_json, what)
 
 
 def attach(cli: click.Group, source: click.Group, entity: click.Group, case: click.Group, record: click.Group) -> None:
@@ -112,8 +117,8 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
         """Change a case's status (a closed case can only be reopened)."""
         _write("case.status", as_json, "case", id=case_id, status=status, reason=reason)
 
-    for kind, options in RECORD_OPTIONS.items():
-        record.add_command(_record_command(kind, options))
+    for kind in KINDS.values():
+        record.add_command(_record_command(kind))
 
     @cli.command("amend")
     @click.argument("incident", metavar="INCIDENT_ID")
@@ -160,27 +165,23 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
 
         from commands.escaping import terminal
         from commands.output import Progress
-        from ledger.app.importer import import_lines
         from ledger.errors import ImportRejected
 
-        ctx = click.get_current_context().obj
-        actor = ctx.actor
         with tempfile.TemporaryFile("w+b") as spool:
-            if file == "-":  # read twice (validate, then store): stdin goes to a file first
-                shutil.copyfileobj(sys.stdin.buffer, spool)
+            spooled = False
 
-            def lines() -> Any:  # bytes: the importer says which line is not UTF-8
-                if file == "-":
-                    spool.seek(0)
-                    return spool
-                return open(file, "rb")
+            def stdin() -> Any:  # read twice (validate, then store): stdin goes to a file first
+                nonlocal spooled
+                if not spooled:
+                    shutil.copyfileobj(sys.stdin.buffer, spool)
+                    spooled = True
+                spool.seek(0)
+                return spool
 
-            progress = Progress("import", "lines")
-            check, store = ctx.writer()
-            check.may_write(actor)  # a ledger that refuses this signer (or its absence) says so before the file is read
+            ledger, progress = current_ledger(), Progress("import", "lines")
             try:
-                result = import_lines(check, lines, actor, progress, batch=batch, store=store,
-                                      after_batch=lambda recorded: ctx.read_models(recorded=recorded))
+                result = (ledger.import_lines(stdin, batch=batch, progress=progress) if file == "-" else
+                          ledger.import_file(file, batch=batch, progress=progress))
             except ImportRejected as rejected:
                 progress.close()
                 for lineno, message in rejected.problems:
@@ -197,7 +198,8 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
             click.echo(f"imported {result.imported}, skipped {result.skipped}")
 
 
-# (option, help, repeatable, required); a test holds `required` to the input models' own fields
+# (option, help, repeatable, required): every incident's options, then its kind's, from its
+# declaration (ledger.domain.kinds); a test holds `required` to the input models' own fields
 Opt = tuple[str, str, bool, bool]
 COMMON: list[Opt] = [
     ("--on", "When it happened: YYYY, YYYY-MM, YYYY-MM-DD or ISO 8601 date-time.", False, True),
@@ -209,40 +211,28 @@ COMMON: list[Opt] = [
 ENTITY = "an entity id, or a country's code in capitals (JP)."
 ENTITIES = "entity ids or country codes (repeatable; at least one)."
 STATE = "ISO 3166-1 alpha-2 code."
-RECORD_OPTIONS: dict[str, list[Opt]] = {
-    "raid": [("--authority", "Who raided: " + ENTITY, False, True),
-             ("--target", "Who or what was raided: " + ENTITY, False, True)],
-    "seizure": [("--item", "What was seized: " + ENTITY, False, True),
-                ("--authority", "Who seized it: " + ENTITY, False, False),
-                ("--holder", "Who held it: " + ENTITY, False, False),
-                ("--value", "Its value, a number (with --currency).", False, False),
-                ("--currency", "ISO 4217 code of --value.", False, False)],
-    "questioning": [("--subject", "Who was questioned: " + ENTITIES, True, True),
-                    ("--authority", "Who questioned: " + ENTITY, False, False)],
-    "recall": [("--envoy", "The envoy recalled: " + ENTITY, False, True),
-               ("--sending-state", "The state recalling: " + STATE, False, True),
-               ("--post", "Where the envoy was posted: " + STATE, False, True),
-               ("--reason", "Why, as reported; newlines allowed.", False, False)],
-    "expulsion": [("--person", "Who was expelled: " + ENTITIES, True, True),
-                  ("--expelling-state", "The state expelling: " + STATE, False, True),
-                  ("--reason", "Why, as reported; newlines allowed.", False, False)],
-    "probe": [("--authority", "Who investigates: " + ENTITY, False, True),
-              ("--subject", "Who is investigated: " + ENTITIES, True, True)],
-}
 
 
-def _record_command(kind: str, options: list[Opt]) -> click.Command:
+def record_options(kind: Kind) -> list[Opt]:
+    """The options of `record KIND`, besides COMMON: one per role, then one per detail."""
+    roles = [("--" + role.name.replace("_", "-"),
+              f"{role.help}: {STATE if role.state else ENTITIES if role.many else ENTITY}", role.many, role.required)
+             for role in kind.roles]
+    return roles + [("--" + d.name.replace("_", "-"), d.help, False, d.required) for d in kind.details]
+
+
+def _record_command(kind: Kind) -> click.Command:
     def run(case_id: str, as_json: bool, **values: Any) -> None:
-        incident = _fill(f"record.{kind}", case=case_id, **values)
-        outcome = click.get_current_context().obj.run(incident)
+        incident = _fill(f"record.{kind.name}", case=case_id, **values)
+        outcome = current_ledger().run(incident)
         if as_json:
             emit({"incident": outcome.id, "position": outcome.position, "skipped": outcome.skipped}, True)
         else:
             click.echo(outcome.id)
 
-    run.__doc__ = f"Record {'an' if kind[0] in 'aeiou' else 'a'} {kind}."
+    run.__doc__ = f"Record {'an' if kind.name[0] in 'aeiou' else 'a'} {kind.name}. {kind.help}"
     command = json_option(run)
-    for decl, help_text, multiple, required in reversed(COMMON + options):
+    for decl, help_text, multiple, required in reversed(COMMON + record_options(kind)):
         command = click.option(decl, multiple=multiple, required=required, help=help_text)(command)
     command = click.argument("case_id", metavar="CASE_ID")(command)
-    return click.command(kind)(command)
+    return click.command(kind.name)(command)

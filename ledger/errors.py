@@ -61,6 +61,13 @@ class LogChanged(VerificationFailed):
     shows does not hold: refused, never shown (`ledger verify` says where)."""
 
 
+class NoReadModels(LedgerError):
+    """There are no read models of this layout here (yet), or this session does not read the
+    stored ones. Met inside: a read or a write builds them then (`projections.readmodels`); it
+    reaches a user only when another process swapped them away under a command, which then fails
+    with exit 1 and may be run again."""
+
+
 class ReadModelsDamaged(Refused):
     """Reading the read models failed in a way no ledger the projector built could: they were
     edited or damaged (`ledger verify --deep` says where; `ledger replay --force` rebuilds them)."""

@@ -1,4 +1,16 @@
-"""Bare DB-API connections to the ledger's database, for the read models: sqlite3 or psycopg.
+"""The read side's one adapter to the database: bare DB-API connections (sqlite3 or psycopg), and
+every difference between SQLite and PostgreSQL that the read models meet, said here once:
+
+- placeholders: all read-side SQL is written with named parameters, `:name` (`sql` turns it into
+  the driver's style; `execute`, `fetch` and `execute_many` run it);
+- bulk writes: `insert_rows`, PostgreSQL's COPY or SQLite's executemany;
+- the events table's position column (`POSITION`: SQLite's rowid, PostgreSQL's notification_id),
+  and a page of stored events as the projector takes them (`events_page`);
+- the read models' state row (`state_sql`), transactions and their write lock (`begin`), the
+  settings of a replay's index builds (`INDEXING`), SQLite's WITHOUT ROWID tables;
+- errors: the driver's (`db_errors`), read models that are not there for this session (`absent`:
+  none yet, of another layout, not this role's to read) and what can only be damage (`damage`),
+  never a busy or lost server.
 
 No SQLAlchemy here: a CLI command is a new process, and the read path and the bulk commands are
 measured against raw sqlite3 (see README, "Measuring"); importing an ORM toolkit would cost them
@@ -11,7 +23,10 @@ more privileged than that schema's owner never touches it (`take_read_role`).
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
@@ -130,17 +145,6 @@ def take_read_role(conn: Any, act: bool = True) -> ReadRole:
         conn.autocommit = False
 
 
-def db_errors(conn: Any) -> tuple[type[BaseException], ...]:
-    """The errors of this connection's database driver: what a missing or older table raises."""
-    if isinstance(conn, sqlite3.Connection):
-        return (sqlite3.Error,)
-    import psycopg
-
-    return (psycopg.Error,)
-
-
-def dialect(conn: Any) -> str:
-    return "sqlite" if isinstance(conn, sqlite3.Connection) else "postgresql"
 
 
 class Checkpointer:
@@ -178,3 +182,193 @@ class Checkpointer:
         self.wanted.set()
         self.thread.join()
         self.conn.close()
+
+
+# ---------------------------------------------------------------------- the two dialects
+
+SQLITE, POSTGRESQL = "sqlite", "postgresql"
+
+# the events table's position column: SQLite's rowid, PostgreSQL's bigserial
+POSITION = {SQLITE: "rowid", POSTGRESQL: "notification_id"}
+# what follows a table whose key is the whole row (SQLite stores it as that key alone)
+WITHOUT_ROWID = {SQLITE: " WITHOUT ROWID", POSTGRESQL: ""}
+# set before a replay builds its indexes (PostgreSQL: the sorts stay in memory)
+INDEXING = {SQLITE: (), POSTGRESQL: ("SET LOCAL maintenance_work_mem = '128MB'",)}
+PROJECTION_LOCK = 0x1ED6E402  # a PostgreSQL advisory lock of the ledger's own: the read models' write lock
+
+
+def dialect(conn: Any) -> str:
+    return SQLITE if isinstance(conn, sqlite3.Connection) else POSTGRESQL
+
+
+# ---------------------------------------------------------------------- placeholders
+
+# `:name`, not a cast (`::text`) nor a time in a literal (`12:30`)
+NAMED = r"(?<![:\w]):(\w+)"
+
+
+def sql(text: str, dialect: str) -> str:
+    """Read-side SQL, written with named parameters (`:name`, sqlite3's own style), in the style of
+    the dialect's driver: psycopg's `%(name)s`, a literal `%` doubled (run it with parameters,
+    even none: `execute`)."""
+    if dialect == SQLITE:
+        return text
+    return re.sub(NAMED, r"%(\1)s", text.replace("%", "%%"))  # (compiled once, on PostgreSQL only)
+
+
+def execute(cursor: Any, dialect: str, text: str, params: Mapping[str, Any] | None = None) -> None:
+    cursor.execute(sql(text, dialect), params or {})
+
+
+def fetch(conn: Any, dialect: str, text: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """Run one statement; the rows it gives (none for a statement that gives none)."""
+    cursor = conn.cursor()
+    try:
+        execute(cursor, dialect, text, params)
+        return cursor.fetchall() if cursor.description else []
+    finally:
+        cursor.close()
+
+
+def execute_many(conn: Any, dialect: str, text: str, params: Iterable[Mapping[str, Any]]) -> None:
+    cursor = conn.cursor()
+    try:
+        cursor.executemany(sql(text, dialect), params)
+    finally:
+        cursor.close()
+
+
+# ---------------------------------------------------------------------- bulk writes
+
+
+@lru_cache(maxsize=256)
+def _bulk(dialect: str, table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(columns)
+    if dialect == POSTGRESQL:
+        return f"COPY {table} ({names}) FROM STDIN"
+    return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
+
+
+def insert_rows(cursor: Any, dialect: str, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """New rows (tuples, in the order of `columns`) into one table: on PostgreSQL one COPY, several
+    times faster than inserts row by row; on SQLite one executemany."""
+    statement = _bulk(dialect, table, tuple(columns))
+    if dialect == POSTGRESQL:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        cursor.executemany(statement, rows)
+
+
+# ---------------------------------------------------------------------- transactions, the state row, the log
+
+
+def begin(conn: Any, dialect: str, write: bool) -> None:
+    """Open a transaction on a read-model connection (SQLite's are in autocommit mode; psycopg opens
+    one itself). A writing one holds the read models' write lock: SQLite's BEGIN IMMEDIATE;
+    PostgreSQL's advisory lock, which also keeps table creation from racing, and no wait for the
+    disk at commit (derived data, its position in the same transaction: a commit lost in a crash
+    is redone by the next catch-up). On failure the caller rolls back."""
+    if dialect == SQLITE:
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    elif write:
+        fetch(conn, dialect, "SELECT pg_advisory_xact_lock(:lock)", {"lock": PROJECTION_LOCK})
+        fetch(conn, dialect, "SET LOCAL synchronous_commit = off")
+
+
+def state_sql(dialect: str, events: str | None = None, lock: bool = False) -> str:
+    """The query of the read models' state row, `:name` (`projections.schema.NAME`): its
+    generation, position and chain hash; with `events` (the events table beside them) also, in
+    the same query, the log's head and the hash the log holds at that position (None when no
+    event is there). `lock` holds the row until the transaction ends (on SQLite BEGIN IMMEDIATE
+    already holds the whole database)."""
+    columns = "s.generation, s.position, s.hash"
+    if events is not None:
+        position = POSITION[dialect]
+        columns += (f", (SELECT MAX({position}) FROM {events}), "
+                    f"(SELECT e.hash FROM {events} e WHERE e.{position} = s.position)")
+    text = f"SELECT {columns} FROM ledger_projection s WHERE s.name = :name"
+    return text + (" FOR UPDATE OF s" if lock and dialect == POSTGRESQL else "")
+
+
+def events_page(conn: Any, dialect: str, events: str, after: int, upto: int | None,
+                limit: int) -> list[tuple[Any, ...]]:
+    """Up to `limit` stored events after a position (and up to `upto`), in position order, as
+    (position, stream hex, version, topic, state bytes, chain hash)."""
+    position = POSITION[dialect]
+    text = (f"SELECT {position}, originator_id, originator_version, topic, state, hash "
+            f"FROM {events} WHERE {position} > :after")
+    params: dict[str, Any] = {"after": after}
+    if upto is not None:
+        text += f" AND {position} <= :upto"
+        params["upto"] = upto
+    text = f"{text} ORDER BY {position} LIMIT {int(limit)}"
+    if dialect == SQLITE:
+        return fetch(conn, dialect, text, params)
+    # binary results: the states come back as they are, not hex-encoded and decoded again
+    with conn.execute(sql(text, dialect), params, binary=True) as cursor:
+        return [(p, o.hex, v, t, bytes(s), h) for p, o, v, t, s, h in cursor.fetchall()]
+
+
+# ---------------------------------------------------------------------- errors
+
+
+def db_errors(conn: Any) -> tuple[type[Exception], ...]:
+    """The errors of this connection's database driver."""
+    if isinstance(conn, sqlite3.Connection):
+        return (sqlite3.Error,)
+    import psycopg
+
+    return (psycopg.Error,)
+
+
+def driver_errors() -> tuple[type[Exception], ...]:
+    """The errors of every database driver this process has loaded (psycopg only once a PostgreSQL
+    connection was made: a SQLite read never imports it)."""
+    import sys
+
+    psycopg = sys.modules.get("psycopg")
+    return (sqlite3.Error,) if psycopg is None else (sqlite3.Error, psycopg.Error)
+
+
+# SQLite's primary result codes and PostgreSQL's SQLSTATEs (or their classes) that say what is
+# stored is not what the projector wrote: a table or column gone, a value of the wrong type, a
+# row where there should be none, a damaged page. SQLite's: ERROR (no such table, column...),
+# CORRUPT, SCHEMA, CONSTRAINT, MISMATCH, RANGE; not BUSY, LOCKED, IOERR, FULL, READONLY, NOTADB...
+_SQLITE_DAMAGE = {1, 11, 17, 19, 20, 25}
+_SQLITE_NOTADB = 26
+_PG_DAMAGE = ("22", "23", "42", "XX001", "XX002")  # data, integrity, undefined objects; data corrupted
+_PG_NOT_DAMAGE = ("42501",)  # insufficient privilege: the role's rights, not the tables
+_PG_ABSENT = ("42P01", "42703", "3F000", "42501")  # undefined table, column, schema; insufficient privilege
+
+
+def _sqlite_code(error: sqlite3.Error) -> int:
+    """SQLite's primary result code of an error (0 for one the driver raised itself)."""
+    return (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
+
+
+def absent(error: BaseException) -> bool:
+    """Whether a driver's error, met reading the read models' state, says there are none for this
+    session: a table, column or schema not there (none yet, or of another layout), or on
+    PostgreSQL not this role's to read (made by another role, before the schema was given to the
+    writers' group; they rebuild them). Nothing else (a busy, damaged or unreachable database) is."""
+    if isinstance(error, sqlite3.Error):
+        return (_sqlite_code(error) == 1
+                and str(error).startswith(("no such table", "no such column")))
+    return getattr(error, "sqlstate", None) in _PG_ABSENT
+
+
+def not_a_database(error: BaseException) -> bool:
+    """Whether a driver's error says the file is no database at all (not a ledger: the ordinary
+    path, which probes the ledger first, says so)."""
+    return isinstance(error, sqlite3.Error) and _sqlite_code(error) == _SQLITE_NOTADB
+
+
+def damage(error: BaseException) -> bool:
+    """Whether a driver's error, met reading the read models, can only mean they were edited or
+    damaged; not a lock, a timeout, a lost connection, a full disk or a lacking right."""
+    if isinstance(error, sqlite3.Error):
+        return _sqlite_code(error) in _SQLITE_DAMAGE
+    state = getattr(error, "sqlstate", None) or ""
+    return state.startswith(_PG_DAMAGE) and state not in _PG_NOT_DAMAGE

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.domain.kinds import EVENT_CODES
-from ledger.domain.values import INCIDENT_ROLES
+from ledger.domain.kinds import DETAILS, EVENT_CODES, ROLES
 from projections.queries import Db, timeline
 
-ROLE_COLUMNS = list(dict.fromkeys(role for roles in INCIDENT_ROLES.values() for role in roles))
-CSV_COLUMNS = ["id", "key", "case", "kind", "on", "precision", "status", "place", "country", "note", "value",
-               "currency", "reason", *ROLE_COLUMNS, "sources", "cameo", "plover", "plover_mode",
-               "recorded_at", "recorded_by"]
+ROLE_COLUMNS = list(ROLES)
+CSV_COLUMNS = ["id", "key", "case", "kind", "on", "precision", "status", "place", "country", "note", *DETAILS,
+               *ROLE_COLUMNS, "sources", "cameo", "plover", "plover_mode", "recorded_at", "recorded_by"]
 
 
 def csv_rows(db: Db, case: str | None = None) -> list[dict[str, Any]]:

@@ -24,9 +24,18 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-from ledger.domain.kinds import EVENT_CODES
+from ledger.domain.kinds import EVENT_CODES, shown_details
 from ledger.domain.values import is_country_ref
-from projections.queries import Db, merged_from, survivors_of, timeline
+from projections.queries import (
+    Db,
+    case_rows,
+    corrections,
+    entity_rows,
+    merged_from,
+    source_rows,
+    survivors_of,
+    timeline,
+)
 
 SCHEMA = {"person": "Person", "organization": "Organization", "vehicle": "Vehicle", "vessel": "Vessel",
           "goods": "Asset", "place": "Address"}
@@ -50,9 +59,7 @@ def ftm_entities(db: Db, case: str | None = None) -> Iterator[dict[str, Any]]:
     needed_sources = {s for inc in incidents for s in inc["sources"]}
     needed_entities = {r for inc in incidents for refs in inc["roles"].values() for r in refs if not is_country_ref(r)}
     survivors = survivors_of(db, needed_entities)
-    cases = db.rows(f"SELECT * FROM {db.t('cases')}" + ("" if case is None else " WHERE id = :id") + " ORDER BY id",
-                    **({} if case is None else {"id": case}))
-    for row in map(_row, cases):
+    for row in map(_row, case_rows(db, case)):
         project = model.make_entity("Project")
         project.id = _id("case", row.id)
         project.add("name", row.title)
@@ -63,8 +70,7 @@ def ftm_entities(db: Db, case: str | None = None) -> Iterator[dict[str, Any]]:
         project.add("program", row.regime)
         yield project.to_dict()
 
-    for row in map(_row, db.rows(f"SELECT * FROM {db.t('sources')} WHERE id IN (:ids) ORDER BY id",
-                                 ids=sorted(needed_sources))):
+    for row in map(_row, source_rows(db, sorted(needed_sources))):
         doc = model.make_entity("Document")
         doc.id = _id("source", row.id)
         doc.add("title", row.title)
@@ -79,8 +85,7 @@ def ftm_entities(db: Db, case: str | None = None) -> Iterator[dict[str, Any]]:
 
     absorbed = {s: merged_from(db, s) for s in set(survivors.values())}
     wanted = set(absorbed) | {d for dups in absorbed.values() for d in dups}
-    rows = {r.id: r for r in map(_row, db.rows(f"SELECT * FROM {db.t('entities')} WHERE id IN (:ids) ORDER BY id",
-                                                ids=sorted(wanted)))}
+    rows = {r.id: r for r in map(_row, entity_rows(db, sorted(wanted)))}
     for row in rows.values():
         if row.merged_into:
             continue
@@ -104,8 +109,7 @@ def ftm_entities(db: Db, case: str | None = None) -> Iterator[dict[str, Any]]:
 
     legal = {e for e, r in rows.items() if r.kind in ("person", "organization")}
     fixes: dict[str, list[str]] = {}
-    for fix in db.rows(f"SELECT * FROM {db.t('corrections')} WHERE incident IN (:ids) ORDER BY position",
-                       ids=sorted(inc["id"] for inc in incidents)):
+    for fix in corrections(db, sorted(inc["id"] for inc in incidents)):
         fixes.setdefault(fix["incident"], []).append(_correction_note(fix))
     for inc in incidents:
         yield from _event(model, inc, survivors, legal, rows, fixes.get(inc["id"], []))
@@ -122,9 +126,9 @@ def _text(value: Any) -> str:
 def _correction_note(fix: dict[str, Any]) -> str:
     """One correction as a note: `amended at position N by ACTOR at TIME: FIELD OLD -> NEW; ...;
     reason: ...; prompted by: SOURCES`."""
-    changes, old, sources = json.loads(fix["changes"]), json.loads(fix["old"]), json.loads(fix["sources"])
+    changes, old, sources = fix["changes"], fix["old"], fix["sources"]
     what = "; ".join(f"{field} {_text(old.get(field))} -> {_text(new)}" for field, new in changes.items())
-    note = f"{fix['type']} at position {fix['position']} by {fix['actor']} at {fix['recorded_at']}"
+    note = f"{fix['type']} at position {fix['position']} by {fix['recorded_by']} at {fix['recorded_at']}"
     note += f": {what}" if what else ""
     note += f"; reason: {fix['reason']}"
     return note + (f"; prompted by: {', '.join(sources)}" if sources else "")
@@ -149,10 +153,7 @@ def _event(model: Any, inc: dict[str, Any], survivors: dict[str, str], legal: se
         return ref if survivor == ref else f"{survivor} (recorded as {ref})"
 
     details = [f"{role}: {', '.join(map(named, refs))}" for role, refs in inc["roles"].items()]
-    if inc.get("value") is not None:
-        details.append(f"value: {inc['value']} {inc['currency']}")
-    if inc.get("reason"):
-        details.append(f"reason: {inc['reason']}")
+    details += [f"{d['name']}: {d['plain']}" for d in shown_details(inc["kind"], inc)]
     event.add("description", "; ".join(details))
     event.add("notes", f"case {inc['case']}; precision {inc['precision']}; status {inc['status']}; "
                        f"recorded by {inc['recorded_by']} at {inc['recorded_at']}")

@@ -16,6 +16,7 @@ The state check itself lives in `projections.light`, which must not import even 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -127,13 +128,16 @@ def _shown(row: tuple[str, ...], columns: tuple[str, ...]) -> str:
 
 def compare_read_models(live_conn: Any, live_generation: int, fresh_conn: Any, fresh_generation: int) -> str | None:
     """The first difference between two generations of read models, table by table, or None."""
-    from projections.schema import TABLES, prefix
+    from projections.database import damage, db_errors
+    from projections.schema import TABLES, table_name
 
     for name in TABLES:
-        live_table, fresh_table = prefix(live_generation) + name, prefix(fresh_generation) + name
+        live_table, fresh_table = table_name(live_generation, name), table_name(fresh_generation, name)
         try:
             live = _table_rows(live_conn, live_table)
-        except Exception as error:  # noqa: BLE001 -- dropped or altered: any failure is the answer
+        except db_errors(live_conn) as error:
+            if not damage(error):  # busy, unreachable: not an answer about the read models
+                raise
             return f"read-model table {live_table} cannot be read: {str(error).strip().splitlines()[0]}"
         fresh = _table_rows(fresh_conn, fresh_table)
         if live[0] != fresh[0]:
@@ -158,43 +162,40 @@ def deep_problem(read_models: Any, app: Any) -> str | None:
     to the position they were built to, and the rest of the log projected on from there (a log
     that no projection can read fails too); None when all agree (or when there are no read
     models yet)."""
-    from projections.database import db_errors
-    from projections.readmodels import NoReadModels, ReadModels
+    from projections.readmodels import ReadModels
 
-    try:
-        with read_models._transaction(write=False):
-            generation, position, hashed = read_models._state()
-    except (NoReadModels, *db_errors(read_models.conn)):  # type: ignore[misc]  # mypy takes no starred tuple here
-        # none yet, or of an older layout: the next read builds them
-        generation, position, hashed = None, 0, None
+    stored = read_models._stored_state()  # None: none yet, or of an older layout; the next read builds them
     fresh = ReadModels(None, ReadModels.log_of(app))
     try:
-        try:
-            fresh.catch_up(upto=position)
-            if generation is not None:
-                with read_models._transaction(write=False) as conn:
-                    try:
-                        read_models._check(position, hashed)
-                    except LogChanged as error:
-                        return f"read-model state (table ledger_projection): {error}"
-                    with fresh.reading() as (db, _):
-                        problem = compare_read_models(conn, generation, db.conn, db.generation)
-                if problem is not None:
-                    return problem
-            fresh.catch_up(upto=app.recorder.max_notification_id() or 0)
-        except Unprojectable as error:
-            return (f"the log cannot be projected at position {error.position} ({type(error.cause).__name__}: "
-                    f"{(str(error.cause).strip().splitlines() or [''])[0][:200]}): an event no read can show")
-        except LedgerError as error:
-            return str(error)
-        except Exception as error:  # noqa: BLE001 -- what the projector cannot read, though the chain holds
-            with fresh.reading() as (_, reached):  # the last page that went in whole
-                pass
-            return (f"the log cannot be projected at position {_first_unprojectable(app, reached)} "
-                    f"({type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:200]}): "
-                    "an event no read can show")
+        problem = _projected(fresh, app, stored.position if stored is not None else 0)
+        if problem is None and stored is not None:
+            with read_models._transaction(write=False) as conn:
+                try:
+                    read_models._state(check=True)
+                except LogChanged as error:
+                    return f"read-model state (table ledger_projection): {error}"
+                with fresh.reading() as (db, _):
+                    problem = compare_read_models(conn, stored.generation, db.conn, db.generation)
+        return problem or _projected(fresh, app, app.recorder.max_notification_id() or 0)
     finally:
         fresh.close()
+
+
+def _projected(fresh: Any, app: Any, upto: int) -> str | None:
+    """Project the log into read models built in memory, up to `upto`: what stops it, or None."""
+    try:
+        fresh.catch_up(upto=upto)
+    except Unprojectable as error:
+        return (f"the log cannot be projected at position {error.position} ({type(error.cause).__name__}: "
+                f"{(str(error.cause).strip().splitlines() or [''])[0][:200]}): an event no read can show")
+    except LedgerError as error:
+        return str(error)
+    except sqlite3.Error as error:  # what the projector cannot store, though the chain holds (a repeated id)
+        with fresh.reading() as (_, reached):  # the last page that went in whole
+            pass
+        return (f"the log cannot be projected at position {_first_unprojectable(app, reached)} "
+                f"({type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:200]}): "
+                "an event no read can show")
     return None
 
 
@@ -207,7 +208,7 @@ def _first_unprojectable(app: Any, after: int) -> int | None:
         for row in ReadModels.log_of(app)(after, None):
             try:
                 probe.catch_up(upto=row[0])
-            except Exception:  # noqa: BLE001 -- any failure marks the event sought
+            except (LedgerError, sqlite3.Error):  # what `_projected` met (in memory: SQLite), at this event
                 return row[0]
     finally:
         probe.close()

@@ -18,15 +18,21 @@ from typing import Any
 
 from ledger.errors import LedgerError, LogChanged, ReadModelsDamaged
 from ledger.store.settings import Settings
-from projections.database import connect, db_errors
+from projections.database import (
+    absent,
+    begin,
+    connect,
+    damage,
+    db_errors,
+    dialect,
+    driver_errors,
+    fetch,
+    not_a_database,
+    state_sql,
+)
 from projections.schema import NAME
 
 GENESIS = "0" * 64  # ledger.domain.chain's, not imported: the light path does without hashlib
-
-# the state, the log's head and the hash the log holds at the state's position, in one query
-STATE = ("SELECT s.generation, s.position, s.hash, (SELECT MAX({column}) FROM {events}), "
-         "(SELECT e.hash FROM {events} e WHERE e.{column} = s.position) "
-         f"FROM ledger_projection s WHERE s.name = '{NAME}'")
 
 REMEDY = ("run ledger verify to see what changed; ledger replay --force rebuilds the read models from the log as it "
           "stands")
@@ -49,20 +55,31 @@ def check_state(position: int, state_hash: str, log_hash: str | None) -> None:
 
 @contextmanager
 def damage_said() -> Iterator[None]:
-    """Around a read of the read models: a failure that is not the ledger's own answer (a dropped
-    table, a cell that is not the JSON the projector wrote) is said as damaged read models, with
-    the remedy, never as an internal error."""
+    """Around a read of the read models: a failure that only edited or damaged read models cause
+    (a dropped table, a cell that is not the JSON the projector wrote, a row where there should be
+    none) is said as damaged read models, with the remedy, never as an internal error. Anything
+    else goes on as it is: the ledger's own answers, a busy, full or unreachable database (said
+    by the CLI), a fault of the code."""
     try:
         yield
     except LedgerError:
         raise
-    except Exception as error:
-        if "locked" in str(error) or "lock timeout" in str(error):  # another writer, not damage
+    except driver_errors() as error:
+        if not damage(error):
             raise
-        first = (str(error).strip().splitlines() or [""])[0][:200]
-        raise ReadModelsDamaged(f"the read models could not be read ({type(error).__name__}: {first}): they were "
-                                "edited or damaged; ledger verify --deep says where, ledger replay --force rebuilds "
-                                "them from the log") from None
+        raise damaged(error) from None
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
+        # a cell that is not what the projector wrote, failing to decode (ValueError: not JSON; the
+        # others: JSON of another shape)
+        raise damaged(error) from None
+
+
+def damaged(error: Exception) -> ReadModelsDamaged:
+    """The error a failure that only damage causes is said as, naming it on one line."""
+    first = (str(error).strip().splitlines() or [""])[0][:200]
+    return ReadModelsDamaged(f"the read models could not be read ({type(error).__name__}: {first}): they were "
+                             "edited or damaged; ledger verify --deep says where, ledger replay --force rebuilds "
+                             "them from the log")
 
 
 @dataclass
@@ -90,17 +107,18 @@ def open_light(settings: Settings) -> LightRead | None:
             conn.close()
             return None
     try:
-        cursor = conn.cursor()
-        if settings.backend == "sqlite":
-            cursor.execute("BEGIN")  # one snapshot for the check and the queries
-        column = "rowid" if settings.backend == "sqlite" else "notification_id"
+        kind = dialect(conn)
+        begin(conn, kind, write=False)  # one snapshot for the check and the queries
         try:
-            cursor.execute(STATE.format(column=column, events=settings.events_relation))
-        except db_errors(conn):  # no read models yet, or of another layout
-            conn.close()
-            return None
-        state = cursor.fetchone()
-        cursor.close()
+            rows = fetch(conn, kind, state_sql(kind, settings.events_relation), {"name": NAME})
+        except db_errors(conn) as error:
+            if absent(error) or not_a_database(error):  # none yet, of another layout, not this role's to
+                conn.close()  # read, no ledger: the ordinary path sees to it, or says what it is
+                return None
+            if damage(error):
+                raise damaged(error) from None
+            raise  # a busy or unreachable database: said as it is, never taken for none
+        state = rows[0] if rows else None
         if state is not None:
             generation, position, hashed, head, log_hash = state
             check_state(position, hashed, log_hash)

@@ -5,9 +5,10 @@ tables, which is what lets `replay` rebuild them and the property tests compare 
 
 It reads the events as they are stored, a topic and a JSON state, and never builds the domain's
 event objects; and it writes through the bare DB-API connection, new rows buffered and sent with
-one `executemany` per table. A replay of the whole log is then bound by the database, not by
-object building, and needs neither the domain model nor pydantic. The topics are the aggregates'
-event classes (`ledger.domain.aggregates`), fixed once events are stored; a test holds the two together.
+one bulk insert per table (`projections.database.insert_rows`: COPY or executemany). A replay of
+the whole log is then bound by the database, not by object building, and needs neither the
+domain model nor pydantic. The topics are the aggregates' event classes (`ledger.domain.aggregates`),
+fixed once events are stored; a test holds the two together.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ledger.domain.values import INCIDENT_ROLES, PRECISIONS, range_start
+from ledger.domain.kinds import DETAILS, KINDS
+from ledger.domain.values import PRECISIONS, range_start
 from ledger.domain.vocabulary import TOPIC
-from projections.schema import prefix
+from projections.database import SQLITE, execute_many, fetch, insert_rows
+from projections.schema import table_name
 
 
 class Stored(NamedTuple):
@@ -42,8 +45,8 @@ COLUMNS = {
               "position"),
     "case_status": ("case_id", "position", "status", "previous", "reason", "recorded_at", "recorded_by"),
     "incidents": ("id", "case_id", "kind", "key", "status", "recorded_at", "recorded_by", "position",
-                  "on_date", "precision", "on_start", "precision_rank", "place", "country", "note", "value",
-                  "currency", "reason", "sources", "roles"),
+                  "on_date", "precision", "on_start", "precision_rank", "place", "country", "note", *DETAILS,
+                  "sources", "roles"),
     "incident_roles": ("entity_id", "incident", "role"),
     "corrections": ("position", "incident", "kind", "type", "changes", "old", "reason", "sources", "actor",
                     "recorded_at"),
@@ -72,16 +75,11 @@ def incident_id(stream: str) -> str:
 
 
 class Projector:
-    def __init__(self, generation: int, dialect: str = "sqlite", before_lookup: Callable[[], None] | None = None):
-        self.generation = generation
-        self.copy = dialect == "postgresql"  # PostgreSQL: COPY, several times faster than row-by-row inserts
+    def __init__(self, generation: int, dialect: str = SQLITE, before_lookup: Callable[[], None] | None = None):
+        self.generation, self.dialect = generation, dialect
         self.before_lookup = before_lookup  # a replay's fresh tables get their indexes then
-        self.mark = "%s" if self.copy else "?"
         self.refs: dict[str, str] = {}
         self.pending: dict[str, list[tuple[Any, ...]]] = {name: [] for name in COLUMNS}
-        self.writes = {name: f"COPY {self.t(name)} ({', '.join(cols)}) FROM STDIN" if self.copy else
-                       f"INSERT INTO {self.t(name)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-                       for name, cols in COLUMNS.items()}
         self.handlers: dict[str, Callable[[Any, int, str, dict[str, Any]], None]] = {
             TOPIC + "Source.Added": self._source_added,
             TOPIC + "Entity.Added": self._entity_added,
@@ -100,7 +98,7 @@ class Projector:
         }
 
     def t(self, name: str) -> str:
-        return prefix(self.generation) + name
+        return table_name(self.generation, name)
 
     def apply(self, conn: Any, event: Stored | tuple[Any, ...]) -> None:
         """Apply one stored event on a DB-API connection. New rows are buffered: call `flush`
@@ -123,33 +121,31 @@ class Projector:
             raise Unprojectable(position, topic, error) from None
 
     def flush(self, conn: Any) -> None:
-        """Write the buffered rows, one executemany (PostgreSQL: one COPY) per table; a handler
+        """Write the buffered rows, one bulk insert per table (PostgreSQL: one COPY); a handler
         that reads or updates rows flushes first, so it always sees every earlier event."""
         cursor = None
         for name, rows in self.pending.items():
             if rows:
                 cursor = cursor or conn.cursor()
-                if self.copy:
-                    with cursor.copy(self.writes[name]) as copy:
-                        for row in rows:
-                            copy.write_row(row)
-                else:
-                    cursor.executemany(self.writes[name], rows)
+                insert_rows(cursor, self.dialect, self.t(name), COLUMNS[name], rows)
                 rows.clear()
         if cursor is not None:
             cursor.close()
 
-    def _execute(self, conn: Any, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _execute(self, conn: Any, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Run one statement (`:name` parameters) once every earlier event is written."""
+        self._written(conn)
+        return fetch(conn, self.dialect, sql, params)
+
+    def _execute_many(self, conn: Any, sql: str, params: list[dict[str, Any]]) -> None:
+        self._written(conn)
+        execute_many(conn, self.dialect, sql, params)
+
+    def _written(self, conn: Any) -> None:
         self.flush(conn)
         if self.before_lookup is not None:
             self.before_lookup()
             self.before_lookup = None
-        cursor = conn.cursor()
-        try:
-            cursor.execute(sql.replace("?", self.mark), params)
-            return cursor.fetchall() if cursor.description else []
-        finally:
-            cursor.close()
 
     # ------------------------------------------------------------------ sources, entities, cases
 
@@ -167,13 +163,14 @@ class Projector:
 
     def _alias_added(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
         ref = self._ref(conn, stream)
-        (aliases,), = self._execute(conn, f"SELECT aliases FROM {self.t('entities')} WHERE id = ?", (ref,))
-        self._execute(conn, f"UPDATE {self.t('entities')} SET aliases = ? WHERE id = ?",
-                      (_dumps([*orjson.loads(aliases), e["alias"]]), ref))
+        (aliases,), = self._execute(conn, f"SELECT aliases FROM {self.t('entities')} WHERE id = :id", {"id": ref})
+        self._execute(conn, f"UPDATE {self.t('entities')} SET aliases = :aliases WHERE id = :id",
+                      {"aliases": _dumps([*orjson.loads(aliases), e["alias"]]), "id": ref})
 
     def _merged_into(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
-        self._execute(conn, f"UPDATE {self.t('entities')} SET merged_into = ?, merge_reason = ? WHERE id = ?",
-                      (e["survivor"], e["reason"], self._ref(conn, stream)))
+        self._execute(conn, f"UPDATE {self.t('entities')} SET merged_into = :survivor, merge_reason = :reason "
+                      "WHERE id = :id", {"survivor": e["survivor"], "reason": e["reason"],
+                                         "id": self._ref(conn, stream)})
 
     def _case_opened(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
         d, ref = e["data"], e["case_id"]
@@ -183,7 +180,8 @@ class Projector:
 
     def _status_changed(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
         ref = self._ref(conn, stream)
-        self._execute(conn, f"UPDATE {self.t('cases')} SET status = ? WHERE id = ?", (e["status"], ref))
+        self._execute(conn, f"UPDATE {self.t('cases')} SET status = :status WHERE id = :id",
+                      {"status": e["status"], "id": ref})
         self.pending["case_status"].append((ref, position, e["status"], e["previous"], e["reason"], _when(e),
                                             e["actor"]))
 
@@ -198,26 +196,26 @@ class Projector:
     def _incident_amended(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
         incident = incident_id(stream)
         (recorded, kind, *current), = self._execute(
-            conn, f"SELECT position, kind, {', '.join(FIELD_COLUMNS)} FROM {self.t('incidents')} WHERE id = ?",
-            (incident,))
+            conn, f"SELECT position, kind, {', '.join(FIELD_COLUMNS)} FROM {self.t('incidents')} WHERE id = :id",
+            {"id": incident})
         before = stored_fields(dict(zip(FIELD_COLUMNS, current)))
         fields = {**before, **e["changes"]}
         old = {name: _plain_number(before.get(name)) for name in e["changes"]}
         self._correction(position, incident, kind, "amended", e, old)
-        assignments = ", ".join(f"{c} = ?" for c in FIELD_COLUMNS)
-        self._execute(conn, f"UPDATE {self.t('incidents')} SET status = 'amended', {assignments} WHERE position = ?",
-                      (*incident_row(kind, fields), recorded))
-        if set(e["changes"]) & set(INCIDENT_ROLES[kind]):
-            cursor = conn.cursor()
-            cursor.executemany(f"DELETE FROM {self.t('incident_roles')} WHERE entity_id = {self.mark} "
-                               f"AND incident = {self.mark} AND role = {self.mark}", _role_rows(recorded, kind, before))
-            cursor.close()
+        assignments = ", ".join(f"{c} = :v{i}" for i, c in enumerate(FIELD_COLUMNS))
+        values = {f"v{i}": value for i, value in enumerate(incident_row(kind, fields))}
+        self._execute(conn, f"UPDATE {self.t('incidents')} SET status = 'amended', {assignments} "
+                      "WHERE position = :position", {**values, "position": recorded})
+        if set(e["changes"]) & set(_ROLES[kind]):
+            gone = [dict(zip(COLUMNS["incident_roles"], row)) for row in _role_rows(recorded, kind, before)]
+            self._execute_many(conn, f"DELETE FROM {self.t('incident_roles')} WHERE entity_id = :entity_id "
+                               "AND incident = :incident AND role = :role", gone)
             self._write_roles(recorded, kind, fields)
 
     def _incident_retracted(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
         incident = incident_id(stream)
-        (kind,), = self._execute(conn, f"SELECT kind FROM {self.t('incidents')} WHERE id = ?", (incident,))
-        self._execute(conn, f"UPDATE {self.t('incidents')} SET status = 'retracted' WHERE id = ?", (incident,))
+        (kind,), = self._execute(conn, f"SELECT kind FROM {self.t('incidents')} WHERE id = :id", {"id": incident})
+        self._execute(conn, f"UPDATE {self.t('incidents')} SET status = 'retracted' WHERE id = :id", {"id": incident})
         self._correction(position, incident, kind, "retracted", e, {})
 
     def _correction(self, position: int, incident: str, kind: str, type_: str, e: dict[str, Any],
@@ -239,7 +237,8 @@ class Projector:
         """The user id (case, entity or source id) of a stream."""
         ref = self.refs.get(stream)
         if ref is None:
-            (ref,), = self._execute(conn, f"SELECT ref FROM {self.t('streams')} WHERE stream = ?", (stream,))
+            (ref,), = self._execute(conn, f"SELECT ref FROM {self.t('streams')} WHERE stream = :stream",
+                                    {"stream": stream})
             self.refs[stream] = ref
         return ref
 
@@ -250,10 +249,11 @@ def _plain_number(value: Any) -> Any:
 
 
 def _role_rows(incident: int, kind: str, fields: dict[str, Any]) -> list[tuple[Any, ...]]:
-    return [(ref, incident, role) for role in INCIDENT_ROLES[kind] for ref in dict.fromkeys(fields.get(role) or ())]
+    return [(ref, incident, role) for role in _ROLES[kind] for ref in dict.fromkeys(fields.get(role) or ())]
 
 
 _RANK = {precision: rank for rank, precision in enumerate(PRECISIONS)}
+_ROLES = {name: tuple(role.name for role in kind.roles) for name, kind in KINDS.items()}
 _start = lru_cache(maxsize=4096)(range_start)  # the same dates come again and again
 
 
@@ -262,18 +262,17 @@ def incident_row(kind: str, fields: dict[str, Any]) -> tuple[Any, ...]:
     get = fields.get
     on, precision = fields["on"], fields["precision"]
     roles = {}
-    for role in INCIDENT_ROLES[kind]:
+    for role in _ROLES[kind]:
         refs = get(role)
         if refs:
             roles[role] = refs
     return (on, precision, _start(on, precision), _RANK[precision], get("place"), get("country"), get("note"),
-            get("value"), get("currency"), get("reason"), _dumps(get("sources") or []), _dumps(roles))
+            *map(get, DETAILS), _dumps(get("sources") or []), _dumps(roles))
 
 
 def stored_fields(row: dict[str, Any]) -> dict[str, Any]:
     """An incident row back to the stored field form (roles flat, under their role name)."""
     fields = {"on": row["on_date"], "precision": row["precision"], "place": row["place"], "country": row["country"],
-              "note": row["note"], "value": row["value"], "currency": row["currency"], "reason": row["reason"],
-              "sources": orjson.loads(row["sources"])}
+              "note": row["note"], **{name: row[name] for name in DETAILS}, "sources": orjson.loads(row["sources"])}
     fields.update(orjson.loads(row["roles"]))
     return fields

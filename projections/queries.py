@@ -1,7 +1,9 @@
 """The reads: every answer the CLI gives about cases, entities and incidents, from the read models.
 
 Plain SQL over a small adapter (`Db`) on a bare DB-API connection (sqlite3 or psycopg), so one set
-of queries serves the live read models, the in-memory --as-of copy and the light read path.
+of queries serves the live read models, the in-memory --as-of copy and the light read path. The SQL
+is written once, with `:name` parameters; `projections.database` runs it in either dialect. Reports
+and exports read through these functions too, never with SQL of their own.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ import json
 import re
 from typing import Any
 
+from ledger.domain.kinds import DETAILS, KINDS
 from ledger.domain.values import COUNTRY_KIND, country_name, is_country_ref
 from ledger.errors import NotFound
-from projections.schema import prefix
+from projections.database import dialect, execute
+from projections.schema import table_name
 
 ORDER = "on_start, precision_rank, position"
-_NAMED = re.compile(r"(?<!:):(\w+)")
 
 
 class Db:
@@ -24,24 +27,22 @@ class Db:
 
     def __init__(self, conn: Any, generation: int):
         self.conn, self.generation = conn, generation
-        self.pyformat = type(conn).__module__.startswith("psycopg")
+        self.dialect = dialect(conn)
 
     def t(self, name: str) -> str:
-        return prefix(self.generation) + name
+        return table_name(self.generation, name)
 
     def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         for name, value in list(params.items()):
             if isinstance(value, (list, tuple, set)):
                 values = list(value) or [None]  # IN (NULL) matches nothing
                 names = [f"{name}_{i}" for i in range(len(values))]
-                sql = sql.replace(f":{name}", ", ".join(f":{n}" for n in names))
+                sql = re.sub(rf"(?<![:\w]):{name}\b", ", ".join(f":{n}" for n in names), sql)
                 params.pop(name)
                 params.update(zip(names, values))
-        if self.pyformat:
-            sql = _NAMED.sub(r"%(\1)s", sql)
         cursor = self.conn.cursor()
         try:
-            cursor.execute(sql, params)
+            execute(cursor, self.dialect, sql, params)
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, r)) for r in cursor.fetchall()]
         finally:
@@ -58,6 +59,9 @@ def _number(value: float | None) -> int | float | None:
     return int(value) if float(value).is_integer() else value
 
 
+_DETAILS = {name: tuple(d.name for d in kind.details) for name, kind in KINDS.items()}
+
+
 def incident(row: dict[str, Any]) -> dict[str, Any]:
     out = {
         "id": row["id"], "kind": row["kind"], "case": row["case_id"], "on": row["on_date"],
@@ -65,10 +69,8 @@ def incident(row: dict[str, Any]) -> dict[str, Any]:
         "sources": json.loads(row["sources"]), "place": row["place"], "country": row["country"],
         "note": row["note"], "recorded_at": row["recorded_at"], "recorded_by": row["recorded_by"], "key": row["key"],
     }
-    if row["kind"] == "seizure":
-        out["value"], out["currency"] = _number(row["value"]), row["currency"]
-    if row["kind"] in ("recall", "expulsion"):
-        out["reason"] = row["reason"]
+    for name in _DETAILS[row["kind"]]:  # the kind's own fields (ledger.domain.kinds), numbers as given
+        out[name] = _number(row[name]) if DETAILS[name] == "amount" else row[name]
     return out
 
 
@@ -224,3 +226,37 @@ def timeline(db: Db, case: str | None = None, entity: str | None = None,
         where.append("status <> 'retracted'")
     sql = f"SELECT * FROM {db.t('incidents')}" + (" WHERE " + " AND ".join(where) if where else "")
     return [incident(r) for r in db.rows(sql + f" ORDER BY {ORDER}", **params)]
+
+
+# ---------------------------------------------------------------------- rows as stored: reports and exports
+
+
+def case_rows(db: Db, case_id: str | None = None) -> list[dict[str, Any]]:
+    """Every case (or only `case_id`) as stored, by id."""
+    where, params = ("", {}) if case_id is None else (" WHERE id = :id", {"id": case_id})
+    return db.rows(f"SELECT * FROM {db.t('cases')}{where} ORDER BY id", **params)
+
+
+def status_changes(db: Db, case_id: str) -> list[dict[str, Any]]:
+    """A case's status changes as stored, in the order they were recorded."""
+    return db.rows(f"SELECT * FROM {db.t('case_status')} WHERE case_id = :id ORDER BY position", id=case_id)
+
+
+def source_rows(db: Db, ids: list[str]) -> list[dict[str, Any]]:
+    """These sources as stored, by id."""
+    return db.rows(f"SELECT * FROM {db.t('sources')} WHERE id IN (:ids) ORDER BY id", ids=sorted(ids))
+
+
+def entity_rows(db: Db, ids: list[str]) -> list[dict[str, Any]]:
+    """These entities as stored (merged ones too, with `merged_into`), by id."""
+    return db.rows(f"SELECT * FROM {db.t('entities')} WHERE id IN (:ids) ORDER BY id", ids=sorted(ids))
+
+
+def corrections(db: Db, incidents: list[str]) -> list[dict[str, Any]]:
+    """Every amendment and retraction of these incidents, in the order made, with the values it
+    replaced (the projector keeps them as it applies each correction)."""
+    rows = db.rows(f"SELECT * FROM {db.t('corrections')} WHERE incident IN (:ids) ORDER BY position", ids=incidents)
+    return [{"position": r["position"], "incident": r["incident"], "kind": r["kind"], "type": r["type"],
+             "changes": json.loads(r["changes"]), "old": json.loads(r["old"]), "reason": r["reason"],
+             "sources": json.loads(r["sources"]), "recorded_by": r["actor"], "recorded_at": r["recorded_at"]}
+            for r in rows]

@@ -26,31 +26,50 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger.domain.chain import GENESIS
-from ledger.errors import LogChanged, Refused
+from ledger.errors import LogChanged, NoReadModels, Refused
 from ledger.store.settings import Settings, read_only_file
 from ledger.store.storage import READ_SCHEMA
-from projections.database import Checkpointer, connect, db_errors, dialect, read_role
+from projections.database import (
+    INDEXING,
+    POSITION,
+    POSTGRESQL,
+    SQLITE,
+    Checkpointer,
+    absent,
+    begin,
+    connect,
+    db_errors,
+    dialect,
+    events_page,
+    fetch,
+    read_role,
+    state_sql,
+)
 from projections.integrity import check_state, damage_said, linked
 from projections.projector import Projector
 from projections.queries import Db
 from projections.schema import NAME, STATE_TABLE, drop_statements, index_statements, table_statements
 
-
-class NoReadModels(LookupError):
-    """There are no read models of this layout here (yet), or this session does not read them."""
-
-
 PAGE = 5000
 REPLAY_PAGE = 10_000  # the fresh tables are not live yet: fewer, larger transactions
 RECORDED_PAGE = 10_000  # events this process just stored (an import batch): one transaction
-PROJECTION_LOCK = 0x1ED6E402  # a PostgreSQL advisory lock of the ledger's own
 
 
 # a stored row as catch-up reads it: (position, stream hex, version, topic, state, chain hash)
 Row = tuple[int, str, int, str, bytes, str]
+
+
+class State(NamedTuple):
+    """The read models' state row: their live generation, the position they were built up to and
+    the chain hash there; with it, when it was checked against the log, the log's head (else 0)."""
+
+    generation: int
+    position: int
+    hash: str
+    head: int
 
 
 class ReadModels:
@@ -70,11 +89,10 @@ class ReadModels:
         self.dialect = dialect(self.conn)
         self.foreign = False  # PostgreSQL: tables in the read models' schema that its owner does not own
         self.wary = False  # PostgreSQL: a session that must not touch the stored read models at all
-        if self.dialect == "postgresql":
+        if self.dialect == POSTGRESQL:
             role = read_role(self.conn)
             self.read_only, self.foreign, self.wary = not role.may_write, role.foreign, role.wary
-        self.mark = "?" if self.dialect == "sqlite" else "%s"
-        self.column = "rowid" if self.dialect == "sqlite" else "notification_id"
+        self.column = POSITION[self.dialect]  # the events table's
         self.ready = False
         self.checkpointer: Checkpointer | None = None
 
@@ -106,33 +124,23 @@ class ReadModels:
     def _written(self) -> None:
         """After a bulk write's commit (a replay's page, an import's batch): on SQLite, have the
         write-ahead log checkpointed on a second core meanwhile."""
-        if self.dialect == "sqlite" and self.settings is not None:
+        if self.dialect == SQLITE and self.settings is not None:
             if self.checkpointer is None:
                 self.checkpointer = Checkpointer(self.settings)
             self.checkpointer.poke()
 
     # ------------------------------------------------------------------ transactions
 
-    def _sql(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        cursor = self.conn.execute(sql.replace("?", self.mark), params)
-        try:
-            return cursor.fetchall() if cursor.description else []
-        finally:
-            cursor.close()
+    def _sql(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement (`:name` parameters, `projections.database.sql`); its rows."""
+        return fetch(self.conn, self.dialect, sql, params)
 
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[Any]:
         """One transaction on the read models' connection; a writing one holds the write lock
-        (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock, which also keeps table creation
-        from racing)."""
-        if self.dialect == "sqlite":
-            self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        (`projections.database.begin`)."""
         try:
-            if write and self.dialect == "postgresql":
-                self._sql("SELECT pg_advisory_xact_lock(?)", (PROJECTION_LOCK,))
-                # derived data, its position in the same transaction: a commit lost in a crash
-                # is redone by the next catch-up, so it need not wait for the disk
-                self._sql("SET LOCAL synchronous_commit = off")
+            begin(self.conn, self.dialect, write)
             yield self.conn
         except BaseException:
             self.conn.rollback()
@@ -154,41 +162,55 @@ class ReadModels:
                 yield read
             return
         with self._transaction(write=False) as conn:
-            generation, position, hashed = self._state()
-            self._check(position, hashed)
+            state = self._state(check=True)
             with damage_said():
-                yield Db(conn, generation), position
+                yield Db(conn, state.generation), state.position
 
-    def _state(self, lock: bool = False) -> tuple[int, int, str]:
-        """(generation, position, chain hash there); `lock` holds the row until the transaction
-        ends (on SQLite the whole database is already held by BEGIN IMMEDIATE). A wary session has
-        none: it never reads the stored read models."""
+    def _state(self, lock: bool = False, check: bool = False) -> State:
+        """The read models' state; `lock` holds its row until the transaction ends (on SQLite the
+        whole database is already held by BEGIN IMMEDIATE). `check`: the log must still hold the
+        event at its position, with its hash (one indexed lookup, in the same query, with the
+        log's head); a copy built from another log checked that log's chain as it went. A wary
+        session has none: it never reads the stored read models."""
         if self.wary:
-            raise NoReadModels("read models not read by this session")
-        sql = "SELECT generation, position, hash FROM ledger_projection WHERE name = ?"
-        rows = self._sql(sql + (" FOR UPDATE" if lock and self.dialect == "postgresql" else ""), (NAME,))
+            raise NoReadModels("this session does not read the stored read models")
+        own_log = check and self.source is None and self.settings is not None
+        events = self.settings.events_relation if own_log and self.settings is not None else None
+        rows = self._sql(state_sql(self.dialect, events, lock), {"name": NAME})
         if not rows:
-            raise NoReadModels("read models not created")
-        return rows[0][0], rows[0][1], rows[0][2]
+            raise NoReadModels(f"no read models of layout {NAME} here")
+        if events is None:
+            generation, position, hashed = rows[0]
+            return State(generation, position, hashed, 0)
+        generation, position, hashed, head, log_hash = rows[0]
+        check_state(position, hashed, log_hash)
+        return State(generation, position, hashed, head or 0)
+
+    def _stored_state(self, check: bool = False) -> State | None:
+        """The stored state (`check`: checked against the log), in a transaction of its own; None
+        when there are no read models of this layout here (yet), or this session does not read
+        them. Any other failure to read it (a busy or unreachable database, a lacking right) is
+        raised, never taken for none."""
+        try:
+            with self._transaction(write=False):
+                return self._state(check=check)
+        except NoReadModels:
+            return None
+        except db_errors(self.conn) as error:
+            if absent(error):  # no state table yet, one of another layout, not this role's to read
+                return None
+            raise
 
     def built_to(self) -> tuple[int, str]:
         """(position, chain hash) of the last event these read models hold."""
         with self._transaction(write=False):
-            _, position, hashed = self._state()
-        return position, hashed
+            state = self._state()
+        return state.position, state.hash
 
     def _move(self, position: int, hashed: str, generation: int | None = None) -> None:
-        if generation is None:
-            self._sql("UPDATE ledger_projection SET position = ?, hash = ? WHERE name = ?", (position, hashed, NAME))
-        else:
-            self._sql("UPDATE ledger_projection SET position = ?, hash = ?, generation = ? WHERE name = ?",
-                      (position, hashed, generation, NAME))
-
-    def _check(self, position: int, hashed: str) -> None:
-        """The log still holds the event the read models were built up to (one indexed lookup);
-        a copy built from another log checked that log's chain as it went."""
-        if self.source is None:
-            check_state(position, hashed, self._hash_at(position) if position else None)
+        params = {"position": position, "hash": hashed, "name": NAME, "generation": generation}
+        self._sql("UPDATE ledger_projection SET position = :position, hash = :hash, "
+                  "generation = COALESCE(:generation, generation) WHERE name = :name", params)
 
     # ------------------------------------------------------------------ the log
 
@@ -196,12 +218,14 @@ class ReadModels:
         if self.source is not None:
             return 0  # a copy is told how far to go
         assert self.settings is not None
-        return self._sql(f"SELECT MAX({self.column}) FROM {self.settings.events_relation}")[0][0] or 0
+        head: int = self._sql(f"SELECT MAX({self.column}) FROM {self.settings.events_relation}")[0][0] or 0
+        return head
 
     def _hash_at(self, position: int) -> str | None:
         """The chain hash stored at exactly this position, None when no event is there."""
         assert self.settings is not None
-        rows = self._sql(f"SELECT hash FROM {self.settings.events_relation} WHERE {self.column} = ?", (position,))
+        rows = self._sql(f"SELECT hash FROM {self.settings.events_relation} WHERE {self.column} = :position",
+                         {"position": position})
         return rows[0][0] if rows else None
 
     def _events(self, after: int, upto: int | None, limit: int) -> list[Row]:
@@ -209,19 +233,7 @@ class ReadModels:
         if self.source is not None:
             return list(islice(self.source(after, upto), limit))
         assert self.settings is not None
-        column = self.column
-        sql = (f"SELECT {column}, originator_id, originator_version, topic, state, hash "
-               f"FROM {self.settings.events_relation} WHERE {column} > ?")
-        params: tuple[Any, ...] = (after,)
-        if upto is not None:
-            sql += f" AND {column} <= ?"
-            params += (upto,)
-        sql = f"{sql} ORDER BY {column} LIMIT {int(limit)}"
-        if self.dialect == "sqlite":
-            return self._sql(sql, params)
-        # binary results: the states come back as they are, not hex-encoded and decoded again
-        with self.conn.execute(sql.replace("?", self.mark), params, binary=True) as cursor:
-            return [(p, o.hex, v, t, bytes(s), h) for p, o, v, t, s, h in cursor.fetchall()]
+        return events_page(self.conn, self.dialect, self.settings.events_relation, after, upto, limit)
 
     def _log(self, after: int, upto: int | None) -> Iterator[Row]:
         """Every stored row after a position, up to `upto`, page by page."""
@@ -235,8 +247,8 @@ class ReadModels:
     def _gap(self, after: int, before: int) -> bool:
         """Whether any event lies strictly between two positions (PostgreSQL's ids may skip)."""
         assert self.settings is not None
-        return bool(self._sql(f"SELECT 1 FROM {self.settings.events_relation} WHERE {self.column} > ? "
-                              f"AND {self.column} < ? LIMIT 1", (after, before)))
+        return bool(self._sql(f"SELECT 1 FROM {self.settings.events_relation} WHERE {self.column} > :after "
+                              f"AND {self.column} < :before LIMIT 1", {"after": after, "before": before}))
 
     def _projector(self, generation: int, before_lookup: Callable[[], None] | None = None) -> Projector:
         return Projector(generation, self.dialect, before_lookup)
@@ -248,14 +260,10 @@ class ReadModels:
         state table had no hash column: it goes, with the generations it names)."""
         if self.ready:
             return
-        if not self.foreign:  # (tables another role made are rebuilt below)
-            try:
-                with self._transaction(write=False):
-                    self._state()
-                self.ready = True
-                return
-            except (NoReadModels, *db_errors(self.conn)):  # type: ignore[misc]  # mypy takes no starred tuple here
-                pass  # no state table yet, one of another layout, no row of this version
+        # (tables another role made are rebuilt below)
+        if not self.foreign and self._stored_state() is not None:
+            self.ready = True
+            return
         with self.writing():
             if self.foreign:
                 self._drop_foreign()
@@ -266,15 +274,16 @@ class ReadModels:
                         self._sql(statement)
                 self._sql("DROP TABLE ledger_projection")
                 self._sql(STATE_TABLE)
-            if not self._sql("SELECT 1 FROM ledger_projection WHERE name = ?", (NAME,)):
+            if not self._sql(state_sql(self.dialect), {"name": NAME}):
                 older = [row[0] for row in self._sql("SELECT generation FROM ledger_projection")]
                 generation = max(older, default=0) + 1
                 for statement in [*(s for g in older for s in drop_statements(g)), *drop_statements(generation),
                                   *table_statements(generation, self.dialect), *index_statements(generation)]:
                     self._sql(statement)
                 self._sql("DELETE FROM ledger_projection")
-                self._sql("INSERT INTO ledger_projection (name, generation, position, hash) VALUES (?, ?, 0, ?)",
-                          (NAME, generation, GENESIS))
+                self._sql("INSERT INTO ledger_projection (name, generation, position, hash) "
+                          "VALUES (:name, :generation, 0, :hash)",
+                          {"name": NAME, "generation": generation, "hash": GENESIS})
         self.ready, self.foreign = True, False
 
     def _drop_foreign(self) -> None:
@@ -295,9 +304,8 @@ class ReadModels:
     def behind(self) -> bool:
         """Whether events follow the read models' position; refused when the log no longer holds it."""
         with self._transaction(write=False):
-            _, position, hashed = self._state()
-            self._check(position, hashed)
-            return position < self.head()
+            state = self._state(check=True)
+            return state.position < state.head
 
     def catch_up(self, upto: int | None = None, recorded: list[tuple[Any, ...]] | None = None) -> int:
         """Apply every event after the tracked position (up to `upto`); the number applied.
@@ -328,8 +336,7 @@ class ReadModels:
         projector: Projector | None = None
         while True:
             with self.writing() as conn:
-                generation, position, hashed = self._state(lock=True)
-                self._check(position, hashed)
+                generation, position, hashed, _ = self._state(lock=True, check=True)
                 if projector is None or projector.generation != generation:
                     projector = self._projector(generation)
                 page, hashed = linked(self._events(position, upto, PAGE), hashed)
@@ -346,8 +353,7 @@ class ReadModels:
         for start in range(0, len(recorded), RECORDED_PAGE):
             page = recorded[start:start + RECORDED_PAGE]
             with self.writing() as conn:
-                generation, position, hashed = self._state(lock=True)
-                self._check(position, hashed)
+                generation, position, _, _ = self._state(lock=True, check=True)
                 if page[0][0] <= position:
                     page = [stored for stored in page if stored[0] > position]
                 if not page or (page[0][0] != position + 1 and self._gap(position, page[0][0])):
@@ -373,17 +379,11 @@ class ReadModels:
         if self.wary:
             self.memory = ReadModels(None, self._log)
             return self.memory.catch_up(upto=head)
-        try:
-            with self._transaction(write=False):
-                _, position, hashed = self._state()
-        except (NoReadModels, *db_errors(self.conn)):  # type: ignore[misc]  # no read models, or of another layout
-            position, hashed = -1, ""
-        if position >= 0:
-            with self._transaction(write=False):
-                self._check(position, hashed)
-            if position == head:
-                self.ready = True
-                return 0
+        with damage_said():
+            state = self._stored_state(check=True)  # None: none here, of another layout, not this role's
+        if state is not None and state.position == head:
+            self.ready = True
+            return 0
         self.memory = ReadModels(None, self._log)
         return self.memory.catch_up(upto=head)
 
@@ -407,16 +407,14 @@ class ReadModels:
                               "create roles or databases): such a role never touches the read models (schema "
                               f"{READ_SCHEMA}, the writers' group's), its reads are built in memory from the log: "
                               "run replay as a member of the writers' group")
-            if self.dialect == "postgresql":
+            if self.dialect == POSTGRESQL:
                 role = self.settings.postgres["user"]
                 raise Refused(f"replay rebuilds the read models, and role {role} may not write them (schema "
                               f"{READ_SCHEMA} at {self.settings.where}): run it as a member of the writers' group")
             raise Refused(f"replay rebuilds the read models, and {self.settings.sqlite_path} is read-only here")
         self.ensure()
         with self._transaction(write=False):
-            live, position, hashed = self._state()
-            if not force:
-                self._check(position, hashed)
+            live = self._state(check=not force).generation
             total = self._sql(f"SELECT COUNT(*) FROM {self.settings.events_relation}")[0][0]
         fresh = live + 1
         with self.writing():
@@ -427,9 +425,7 @@ class ReadModels:
         def index() -> None:  # once the tables are full, or when the projector must look something up
             nonlocal indexed
             if not indexed:
-                if self.dialect == "postgresql":
-                    self._sql("SET LOCAL maintenance_work_mem = '128MB'")  # sorts in memory
-                for statement in index_statements(fresh):
+                for statement in [*INDEXING[self.dialect], *index_statements(fresh)]:
                     self._sql(statement)
                 indexed = True
 
@@ -442,8 +438,7 @@ class ReadModels:
                     if not page:
                         # caught up with the log, under the write lock: index and swap in this transaction
                         index()
-                        current, _, _ = self._state(lock=True)
-                        if current != live:
+                        if self._state(lock=True).generation != live:
                             raise Refused("another replay finished first and swapped its read models in; this one "
                                           "is dropped (run replay again if the log changed since)")
                         self._move(position, hashed, generation=fresh)

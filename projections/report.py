@@ -9,22 +9,11 @@ Nothing depends on the clock at rendering time, so the same position gives the s
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from ledger.domain.kinds import EVENT_CODES
+from ledger.domain.kinds import EVENT_CODES, shown_details
 from ledger.domain.values import range_start
-from projections.queries import Db, case_show
-
-
-def corrections(db: Db, incidents: list[str]) -> list[dict[str, Any]]:
-    """Every amendment and retraction of these incidents, with the values it replaced, from the
-    read models (the projector keeps them as it applies each correction)."""
-    rows = db.rows(f"SELECT * FROM {db.t('corrections')} WHERE incident IN (:ids) ORDER BY position", ids=incidents)
-    return [{"position": r["position"], "incident": r["incident"], "kind": r["kind"], "type": r["type"],
-             "changes": json.loads(r["changes"]), "old": json.loads(r["old"]), "reason": r["reason"],
-             "sources": json.loads(r["sources"]), "recorded_by": r["actor"], "recorded_at": r["recorded_at"]}
-            for r in rows]
+from projections.queries import Db, case_rows, case_show, corrections, source_rows, status_changes
 
 
 def report_data(db: Db, position: int, case_id: str, head: str, receipt: dict[str, Any] | None,
@@ -32,16 +21,18 @@ def report_data(db: Db, position: int, case_id: str, head: str, receipt: dict[st
     """`head`: the chain's head at `position`, verified (`projections.integrity.latest_receipt`
     gives it, with the latest receipt the log still passes through)."""
     case = case_show(db, case_id)
-    opened = db.one(f"SELECT recorded_at, recorded_by FROM {db.t('cases')} WHERE id = :id", id=case_id)
-    statuses = db.rows(f"SELECT * FROM {db.t('case_status')} WHERE case_id = :id ORDER BY position", id=case_id)
+    row = case_rows(db, case_id)[0]
+    opened = {"recorded_at": row["recorded_at"], "recorded_by": row["recorded_by"]}
+    statuses = status_changes(db, case_id)
     cited = {s for inc in case["incidents"] for s in inc["sources"]}
     fixes = corrections(db, [inc["id"] for inc in case["incidents"]])
     cited |= {s for c in fixes for s in c["sources"]}
-    sources = {r["id"]: r for r in db.rows(f"SELECT * FROM {db.t('sources')} WHERE id IN (:ids)", ids=sorted(cited))}
+    sources = {r["id"]: r for r in source_rows(db, sorted(cited))}
     for source in sources.values():
         source["grading"] = f"{source['reliability'] or '?'}{source['credibility'] or '?'}"
     for inc in case["incidents"]:
         inc["codes"] = EVENT_CODES[inc["kind"]]
+        inc["details"] = shown_details(inc["kind"], inc)
         inc["start"] = range_start(inc["on"], inc["precision"])
     return {
         "case": case, "opened": opened, "statuses": statuses, "sources": sources,

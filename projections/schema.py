@@ -16,8 +16,18 @@ catch-up, and the old tables are dropped: read models are derived data, never mi
 
 from __future__ import annotations
 
+import zlib
+
+from ledger.domain.kinds import DETAILS
+
 VERSION = 3  # 3: the state remembers the chain hash at its position; corrections table
-NAME = f"read_models.v{VERSION}"
+
+# one column for each detail an incident kind declares (ledger.domain.kinds), of its type's SQL type
+SQL_TYPES = {"text": "TEXT", "para": "TEXT", "amount": "FLOAT", "currency": "VARCHAR(3)"}
+DETAIL_COLUMNS = ",\n    ".join(f"{name} {SQL_TYPES[kind]}" for name, kind in DETAILS.items()) + ","
+# the name of the read models' row in ledger_projection: their layout's version and, as a kind
+# declares new details, a digest of those columns, so that read models without them are rebuilt
+NAME = f"read_models.v{VERSION}.{zlib.crc32(DETAIL_COLUMNS.encode()):08x}"  # zlib: lighter to import than hashlib
 
 # The read models' state: the live generation, the position they were built up to and the chain
 # hash of the event there (GENESIS at position 0), which every read checks against the log.
@@ -88,9 +98,7 @@ TABLES = {
     place TEXT,
     country VARCHAR(2),
     note TEXT,
-    value FLOAT,
-    currency VARCHAR(3),
-    reason TEXT,
+    {details}
     sources TEXT NOT NULL,
     roles TEXT NOT NULL,
     recorded_at VARCHAR(40),
@@ -129,13 +137,21 @@ INDEXES = {
 
 
 def prefix(generation: int) -> str:
+    """The one place a generation's tables are named: `rm3_` for generation 3."""
     return f"rm{generation}_"
 
 
+def table_name(generation: int, name: str) -> str:
+    """A read-model table of a generation: `table_name(3, "cases")` is `rm3_cases`."""
+    return prefix(generation) + name
+
+
 def table_statements(generation: int, dialect: str) -> list[str]:
-    p = prefix(generation)
-    without_rowid = " WITHOUT ROWID" if dialect == "sqlite" else ""
-    return [f"CREATE TABLE {p}{name} " + body.format(without_rowid=without_rowid) for name, body in TABLES.items()]
+    from projections.database import WITHOUT_ROWID
+
+    p, without_rowid = prefix(generation), WITHOUT_ROWID[dialect]
+    return [f"CREATE TABLE {p}{name} " + body.format(without_rowid=without_rowid, details=DETAIL_COLUMNS)
+            for name, body in TABLES.items()]
 
 
 def index_statements(generation: int) -> list[str]:
@@ -143,5 +159,4 @@ def index_statements(generation: int) -> list[str]:
 
 
 def drop_statements(generation: int) -> list[str]:
-    p = prefix(generation)
-    return [f"DROP TABLE IF EXISTS {p}{name}" for name in TABLES]
+    return [f"DROP TABLE IF EXISTS {table_name(generation, name)}" for name in TABLES]

@@ -119,7 +119,8 @@ def test_import_and_the_cli_fill_the_same_model():
     from ledger.app.importer import parse_line
 
     from_file = parse_line(json.dumps(line))
-    from_cli = m.parse(m.RecordQuestioning, {"case": "c", "on": "2023-12", "sources": ("s",), "subjects": ("a", "b")})
+    from_cli = m.parse(m.RECORDS["questioning"],
+                       {"case": "c", "on": "2023-12", "sources": ("s",), "subjects": ("a", "b")})
     assert from_file.digest() == from_cli.digest()
 
 
@@ -156,7 +157,7 @@ def test_read_models_of_an_older_layout_are_rebuilt_from_the_log(ledger, setting
     before = [_read(rm, app, *read)
               for read in (("cases",), ("timeline", None, None, True), ("case_show", "chiba-lexus"))]
     with rm.writing():  # as an earlier version of the ledger left them
-        rm._sql("UPDATE ledger_projection SET name = 'read_models' WHERE name = ?", (NAME,))
+        rm._sql("UPDATE ledger_projection SET name = 'read_models' WHERE name = :name", {"name": NAME})
     newer = ReadModels(settings)
     try:
         after = [_read(newer, app, *read) for read in (("cases",), ("timeline", None, None, True),
@@ -257,14 +258,14 @@ def test_a_case_closed_while_an_incident_is_recorded_on_it_refuses_the_incident(
     app, _ = ledger
     import_lines(app, STORY.read_text().splitlines(), "tester")
     unit = app.unit()
-    app.apply(unit, m.RecordRaid(key="late-raid", **RAID), "tester")  # the case is open: allowed
+    app.apply(unit, m.RECORDS["raid"](key="late-raid", **RAID), "tester")  # the case is open: allowed
     other_writer.run(m.CaseStatus(id="han-ivory", status="closed", reason="done"), "other")
     head = app.recorder.max_notification_id()
     with pytest.raises(IntegrityError):
         app.commit(unit)  # the rule's premise changed before the event was stored
     assert app.recorder.max_notification_id() == head
     with pytest.raises(CaseClosed):
-        app.run(m.RecordRaid(key="late-raid", **RAID), "tester")  # checked again: refused
+        app.run(m.RECORDS["raid"](key="late-raid", **RAID), "tester")  # checked again: refused
     assert verify(app.recorder.chain_rows()).ok
 
 

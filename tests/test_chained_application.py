@@ -1,11 +1,11 @@
-"""The chain belongs to the application: however `Ledger` is built, its events are chained."""
+"""The chain belongs to the application: however `LedgerApplication` is built, its events are chained."""
 
 from __future__ import annotations
 
 import pytest
 
 from ledger.app import inputs as m
-from ledger.app.application import Ledger
+from ledger.app.application import LedgerApplication
 from ledger.app.evidence import audit
 from ledger.errors import InvalidInput
 
@@ -18,7 +18,7 @@ from ledger.errors import InvalidInput
      "APPLICATION_RECORDER_TOPIC": "eventsourcing.sqlite:SQLiteApplicationRecorder"},
 ])
 def test_a_ledger_built_any_way_chains_its_events(env):
-    app = Ledger(env=env) if env is not None else Ledger()
+    app = LedgerApplication(env=env) if env is not None else LedgerApplication()
     try:
         app.run(m.SourceAdd(id="s", publisher="P", title="T"), "tester")
         app.run(m.CaseOpen(id="c", title="A case"), "tester")
@@ -31,4 +31,4 @@ def test_a_ledger_built_any_way_chains_its_events(env):
 
 def test_a_ledger_with_a_persistence_module_it_cannot_chain_is_refused():
     with pytest.raises(InvalidInput, match=r"eventsourcing\.sqlite or eventsourcing\.postgres"):
-        Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.dcb.popo"})
+        LedgerApplication(env={"PERSISTENCE_MODULE": "eventsourcing.dcb.popo"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.app import inputs as m
-from ledger.app.application import Ledger
+from ledger.app.application import LedgerApplication
 from ledger.domain.aggregates import Case, Entity, Incident
 from ledger.domain.values import derived_id
 from ledger.errors import AlreadyExists, CaseClosed, InvalidInput, InvalidTransition, NotFound, Refused
@@ -49,7 +49,7 @@ def test_op_keys_skip_the_same_and_refuse_other_data():
 
 
 def _incident() -> Incident:
-    fields = m.parse(m.RecordSeizure, {"case": "c", "on": "2023-12-07", "sources": ["s"], "item": "car",
+    fields = m.parse(m.RECORDS["seizure"], {"case": "c", "on": "2023-12-07", "sources": ["s"], "item": "car",
                                        "value": 70000, "currency": "USD"}).fields()
     return Incident._create(Incident.Recorded, id=derived_id("incident", "x"), case="c", kind="seizure",
                             key=None, fields=fields, digest="d", actor="a")
@@ -104,7 +104,7 @@ def test_merge_rules():
 
 @pytest.fixture
 def app():
-    ledger = Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    ledger = LedgerApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     for op in (m.SourceAdd(id="s", publisher="P", title="T"),
                m.EntityAdd(id="police", kind="organization", name="Police"),
                m.EntityAdd(id="dealer", kind="organization", name="Dealer"),
@@ -113,9 +113,9 @@ def app():
     return ledger
 
 
-def _raid(**extra) -> m.RecordRaid:
+def _raid(**extra) -> m.Record:
     data = {"case": "c", "on": "2023-12-07", "sources": ["s"], "authority": "police", "target": "dealer", **extra}
-    return m.parse(m.RecordRaid, data)
+    return m.parse(m.RECORDS["raid"], data)
 
 
 def test_recording_checks_every_reference(app):
@@ -144,7 +144,7 @@ def test_adding_again_is_a_no_op_only_with_the_same_data(app):
 
 
 def test_amendments_are_validated_as_a_whole_incident(app):
-    seizure = m.parse(m.RecordSeizure, {"case": "c", "on": "2023-12-07", "sources": ["s"], "item": "dealer",
+    seizure = m.parse(m.RECORDS["seizure"], {"case": "c", "on": "2023-12-07", "sources": ["s"], "item": "dealer",
                                         "value": 70000, "currency": "USD", "key": "sz"})
     app.run(seizure, "tester")
     amend = lambda **s: app.run(m.Amend(incident="sz", reason="r", set=s), "tester")  # noqa: E731

@@ -1,4 +1,4 @@
-"""Evidence beyond the chain (issue 9): keys, signed writes, receipts, and the one-pass audit.
+"""Evidence beyond the chain: keys, signed writes, receipts, and the one-pass audit.
 
 - the rules of `ledger.app.evidence.audit`, each on a log built in memory (ChainRow by ChainRow);
 - a property: any log of signed and unsigned writes audits ok, and a flipped byte or a cut tail

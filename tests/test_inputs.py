@@ -277,10 +277,12 @@ def test_help_marks_required_options_and_says_what_each_takes(run):
 
 
 def test_the_required_options_are_the_input_models_required_fields():
-    from commands.writes import COMMON, PLURALS, RECORD_OPTIONS
+    from commands.writes import COMMON, PLURALS, record_options
     from ledger.app.inputs import RECORDS
+    from ledger.domain.kinds import KINDS
 
-    for kind, options in RECORD_OPTIONS.items():
+    for kind, declared in KINDS.items():
+        options = record_options(declared)
         fields = RECORDS[kind].model_fields
         for decl, _help, multiple, required in COMMON + options:
             name = decl[2:].replace("-", "_")

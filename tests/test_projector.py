@@ -49,9 +49,9 @@ def test_the_recording_time_reads_as_the_event_wrote_it(moment):
 
 
 def test_an_incident_recorded_without_its_aggregate_is_stored_as_the_aggregate_would_store_it():
-    from ledger.app.application import Ledger
+    from ledger.app.application import LedgerApplication
 
-    app = Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app = LedgerApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     ident = uuid4()
     fields = {"on": "2023-12", "precision": "month", "sources": ["s"], "authority": ["a"], "target": ["b"]}
     made = aggregates.Incident._create(aggregates.Incident.Recorded, id=ident, case="c", kind="raid", key="k",

@@ -22,17 +22,17 @@ KEYS = ["k1", "k2", "k3", None]
 
 ref = st.sampled_from(ENTITIES)
 record = st.one_of(
-    st.builds(lambda c, d, s, a, t, k: m.RecordRaid(case=c, on=d, sources=[s], authority=a, target=t, key=k),
+    st.builds(lambda c, d, s, a, t, k: m.RECORDS["raid"](case=c, on=d, sources=[s], authority=a, target=t, key=k),
               st.sampled_from(CASES), st.sampled_from(DATES), st.sampled_from(SOURCES), ref, ref,
               st.sampled_from(KEYS)),
-    st.builds(lambda c, d, s, i, v, k: m.RecordSeizure(case=c, on=d, sources=[s], item=i, value=v,
+    st.builds(lambda c, d, s, i, v, k: m.RECORDS["seizure"](case=c, on=d, sources=[s], item=i, value=v,
                                                        currency="USD" if v is not None else None, key=k),
               st.sampled_from(CASES), st.sampled_from(DATES), st.sampled_from(SOURCES), ref,
               st.one_of(st.none(), st.integers(0, 10**7)), st.sampled_from(KEYS)),
-    st.builds(lambda c, d, s, subs: m.RecordQuestioning(case=c, on=d, sources=[s], subjects=subs),
+    st.builds(lambda c, d, s, subs: m.RECORDS["questioning"](case=c, on=d, sources=[s], subjects=subs),
               st.sampled_from(CASES), st.sampled_from(DATES), st.sampled_from(SOURCES),
               st.lists(ref, min_size=1, max_size=3)),
-    st.builds(lambda c, d, s, e: m.RecordRecall(case=c, on=d, sources=[s], envoy=e, sending_state="KP", post="CH"),
+    st.builds(lambda c, d, s, e: m.RECORDS["recall"](case=c, on=d, sources=[s], envoy=e, sending_state="KP", post="CH"),
               st.sampled_from(CASES), st.sampled_from(DATES), st.sampled_from(SOURCES), ref),
 )
 correction = st.one_of(

@@ -1,4 +1,4 @@
-"""Issue 8, "safe output" and "files out": stored text cannot act in the formats it is written to
+"""Safe output and files out: stored text cannot act in the formats it is written to
 (HTML, Markdown, CSV, the terminal), and `-o FILE` writes with the user's umask, keeps an existing
 file's mode and leaves nothing behind when it fails."""
 
@@ -82,12 +82,11 @@ def test_the_html_report_shows_stored_markup_as_text_and_nothing_in_it_acts(run)
 def test_a_stored_url_that_is_not_http_is_shown_as_text_never_as_a_link(run):
     """Old ledgers may hold such URLs (they were accepted before "URLs" was in the contract)."""
     from commands.report import render
-    from projections.report import report_data
+    from ledger.api import Ledger
 
     _hostile(run)
-    ctx = _context(run)
-    with ctx.read_models().reading() as (db, position):
-        data = report_data(db, position, "zq", "0" * 64, None, "html")
+    with Ledger(run.db, actor="tester") as ledger:
+        data = ledger.report_data("zq", "html")
     urls = ["javascript:alert(1)", "JaVaScRiPt:alert(1)", " java\tscript:alert(1)", "data:text/html,<script>x</script>",
             "vbscript:x", "file:///etc/passwd", "//evil.example/x", "https:alert(1)"]
     for url in urls:
@@ -95,14 +94,6 @@ def test_a_stored_url_that_is_not_http_is_shown_as_text_never_as_a_link(run):
         page = _parse(render(data, "html"))
         assert page.problems == [] and page.hrefs == [], url
         assert url in "".join(page.text), url
-    ctx.close()
-
-
-def _context(run):
-    from commands.context import Context
-    from ledger.store.settings import Settings
-
-    return Context(Settings(db=str(run.db), actor="tester"))
 
 
 @pytest.mark.parametrize("url, href", [

@@ -1,4 +1,4 @@
-"""Issue 9, part 3 "Append-only storage" and the PostgreSQL side of part 4: triggers refuse UPDATE,
+"""Append-only storage, and the PostgreSQL side of who may write: triggers refuse UPDATE,
 DELETE (and TRUNCATE) of stored events and receipts, for the owner too; `ledger init` creates or
 upgrades the store once, and a plain write runs no DDL; on PostgreSQL, writer roles with only the
 README's grants do every write, a second writer replays what the first built, a reader role

@@ -1,4 +1,4 @@
-"""Issue 8, "tables": tables for people fit the terminal by wrapping free text, never by cutting an
+"""Tables: tables for people fit the terminal by wrapping free text, never by cutting an
 id, a key or a date; every row that names a thing shows its id (and key); the list reads speak
 `--format table|json|csv|tsv`, with `--json` the same as `--format json`."""
 

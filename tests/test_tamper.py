@@ -1,4 +1,4 @@
-"""Tampering by whoever holds the database, and what catches it (issue 9: "Evidence beyond the chain").
+"""Tampering by whoever holds the database, and what catches it (the contract's "Evidence beyond the chain").
 
 One ledger is built per backend through the CLI: unsigned events, a key registered to alice, the
 `require-signatures` policy (signed), signed single writes and signed imports, a receipt R1 in
@@ -541,13 +541,13 @@ def test_a_key_substituted_and_everything_re_signed_passes_alone_but_not_with_re
     run, raw = victim
     made = new_key(tmp_path / "mallory")
     mallory = Signer(made.private_file)
-    from ledger.app.application import Ledger
+    from ledger.app.application import LedgerApplication
 
     key_row = raw.row(3)
     doc = orjson.loads(key_row["state"])
     assert doc["owner"] == ALICE
     doc.update(key_id=mallory.key_id, public_key=mallory.public_key)
-    stream = Ledger.key_stream(mallory.key_id)
+    stream = LedgerApplication.key_stream(mallory.key_id)
     raw.set(3, state=orjson.dumps(doc), originator_id=stream if raw.pg else stream.hex)
     raw.set(6, state=raw.row(6)["state"].replace(b"Case one", b"Case won"))
     raw.rechain(3)

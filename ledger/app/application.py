@@ -23,6 +23,7 @@ from eventsourcing.utils import Environment
 from ledger.app import inputs as m
 from ledger.domain.aggregates import Case, Entity, Incident, Key, Policy, Source
 from ledger.domain.chain import ChainRow, stream_hex
+from ledger.domain.kinds import amendable_fields
 from ledger.domain.values import (
     as_incident_id,
     country_name,
@@ -91,7 +92,7 @@ class Settled:
 class Unit:
     """The aggregates and new events of one command or one import."""
 
-    def __init__(self, app: Ledger):
+    def __init__(self, app: LedgerApplication):
         self.app = app
         self.loaded: dict[UUID, Aggregate | None] = {}
         self.created: dict[UUID, Any] = {}  # incidents recorded here, as their event, built when wanted
@@ -144,7 +145,7 @@ class Unit:
         return new
 
 
-class Ledger(Application[UUID]):
+class LedgerApplication(Application[UUID]):
     name = "ledger"
     recorder: ChainedSQLiteApplicationRecorder | ChainedPostgresApplicationRecorder  # one of CHAINED
 
@@ -297,8 +298,10 @@ class Ledger(Application[UUID]):
             # Every change carries a key, stored with its event, so that an export of this
             # ledger imported back into it is recognised line by line.
             op = op.model_copy(update={"key": f"op-{uuid4().hex}"})
-        handler = getattr(self, "_" + op.op.replace(".", "_"))
-        outcome: Outcome = handler(unit, op, actor)
+        # every kind of incident has the one handler; each other op its own, by its name
+        if isinstance(op, m.Record):
+            return self._record_incident(unit, op, actor)
+        outcome: Outcome = getattr(self, "_" + op.op.replace(".", "_"))(unit, op, actor)
         return outcome
 
     def run(self, op: m.Op, actor: str) -> Outcome:
@@ -533,9 +536,6 @@ class Ledger(Application[UUID]):
         unit.events.append(recorded)
         return Outcome(str(incident_id), False, [recorded], warnings=_dated_later(op.on))
 
-    _record_raid = _record_seizure = _record_questioning = _record_incident
-    _record_recall = _record_expulsion = _record_probe = _record_incident
-
     def _amend(self, unit: Unit, op: m.Amend, actor: str) -> Outcome:
         incident = self._incident(unit, op.incident)
         changes = self._changes(incident, op.set)
@@ -552,7 +552,7 @@ class Ledger(Application[UUID]):
 
     def _changes(self, incident: Incident, values: dict[str, Any]) -> dict[str, Any]:
         """`--set FIELD=VALUE` pairs as stored fields, each value in its normal form."""
-        allowed = m.amendable_fields(incident.kind)
+        allowed = amendable_fields(incident.kind)
         aliases = {field: role for role, field in m.RECORDS[incident.kind].roles.items()}
         changes: dict[str, Any] = {}
         for given, value in values.items():

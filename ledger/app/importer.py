@@ -25,7 +25,7 @@ from ledger.errors import ImportRejected, InvalidInput, LedgerError, Refused
 from ledger.store.bulk import paused_gc
 
 if TYPE_CHECKING:
-    from ledger.app.application import Ledger
+    from ledger.app.application import LedgerApplication
 
 ADDS = ("source.add", "entity.add", "case.open")
 
@@ -76,10 +76,10 @@ def with_key(op: m.Op, identical: Counter[str]) -> m.Op:
 Lines = Iterable[str] | Iterable[bytes]
 
 
-def import_lines(app: Ledger, lines: Lines | Callable[[], Lines], actor: str,
+def import_lines(app: LedgerApplication, lines: Lines | Callable[[], Lines], actor: str,
                  progress: Callable[..., None] | None = None, batch: int = 5000,
                  after_batch: Callable[[list[Any]], None] | None = None,
-                 store: Callable[[], Ledger] | None = None) -> ImportResult:
+                 store: Callable[[], LedgerApplication] | None = None) -> ImportResult:
     """Import JSON Lines (text, or bytes that must be UTF-8): all validated first against `app`,
     then stored in batches of `batch` lines into `store()` (default: `app` itself; a new ledger
     is checked against an empty one in memory and created only once the file has passed).
@@ -124,7 +124,7 @@ def _scan(lines: Lines) -> tuple[int, set[UUID]]:
     return total, corrected
 
 
-def _validate(app: Ledger, lines: Lines, actor: str, corrected: set[UUID], spill: IO[bytes], total: int,
+def _validate(app: LedgerApplication, lines: Lines, actor: str, corrected: set[UUID], spill: IO[bytes], total: int,
               report: Callable[..., None], warnings: list[tuple[int, str]]) -> list[tuple[int, str]]:
     """Pass 1: every line against the ledger and the lines before it; nothing is stored. Each
     valid op goes to the spill file as compact JSON with the events it makes, already encoded,
@@ -175,7 +175,7 @@ def _encoded(stored: StoredEvent) -> list[Any]:
     return [stream_hex(stored.originator_id), stored.originator_version, stored.topic, stored.state.decode()]
 
 
-def _store(app: Ledger, spill: IO[bytes], actor: str, size: int, total: int, report: Callable[..., None],
+def _store(app: LedgerApplication, spill: IO[bytes], actor: str, size: int, total: int, report: Callable[..., None],
            after_batch: Callable[[list[Any]], None]) -> ImportResult:
     """Pass 2: the events pass 1 made, batch by batch, each batch one transaction (the recorder
     seals them into the chain as it inserts them)."""
@@ -222,7 +222,7 @@ def _op_again(spilled: list[Any]) -> m.Op:
     return op.model_copy(update=update) if update else op
 
 
-def _store_batch(app: Ledger, ops: list[tuple[int, m.Op]], actor: str) -> Any:
+def _store_batch(app: LedgerApplication, ops: list[tuple[int, m.Op]], actor: str) -> Any:
     unit = app.unit()
     unit.know_absent([t for t in (app.target_id(op) for _, op in ops) if t is not None])
     for lineno, op in ops:

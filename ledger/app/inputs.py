@@ -20,13 +20,13 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    create_model,
     model_validator,
 )
 
-from ledger.domain.kinds import EVENT_CODES
+from ledger.domain.kinds import DETAILS, EVENT_CODES, KINDS, Kind
 from ledger.domain.values import (
     ENTITY_KINDS,
-    INCIDENT_ROLES,
     RELIABILITY,
     as_incident_id,
     check_country,
@@ -221,7 +221,8 @@ class CaseStatus(Op):
 
 
 class Record(Op):
-    """What every incident has; subclasses add their kind's roles and fields."""
+    """What every incident has; the model of each kind (`RECORDS`) adds its roles and details, as
+    its declaration in `ledger.domain.kinds` says."""
 
     kind: ClassVar[str]
     roles: ClassVar[dict[str, str]]  # role name -> field name
@@ -245,6 +246,9 @@ class Record(Op):
             given = getattr(self, name)
             if given is not None and given != code:
                 raise InvalidInput(f"{name} {shown(given)} is not the code of a {self.kind} ({code})")
+        together = KINDS[self.kind].together
+        if together and len({getattr(self, name) is None for name in together}) > 1:
+            raise InvalidInput(f"give {' and '.join('--' + name for name in together)} together")
         return self
 
     NOT_DATA: ClassVar[frozenset[str]] = frozenset({"key", "id", "cameo", "plover", "plover_mode"})
@@ -274,83 +278,44 @@ class Record(Op):
         return [ref for role in self.roles for ref in self.stored_fields[role]]
 
 
-class RecordRaid(Record):
-    op, kind = "record.raid", "raid"
-    roles = INCIDENT_ROLES["raid"]
-    authority: EntityRef
-    target: EntityRef
+# the input type of each type of detail: (required, optional)
+_DETAIL_TYPES: dict[str, tuple[Any, Any]] = {
+    "text": (Text, OptText), "para": (Para, OptPara),
+    "amount": (Amount, Amount | None), "currency": (Currency, Currency | None)}
 
 
-class RecordSeizure(Record):
-    op, kind = "record.seizure", "seizure"
-    roles = INCIDENT_ROLES["seizure"]
-    item: EntityRef
-    authority: EntityRef | None = None
-    holder: EntityRef | None = None
-    value: Amount | None = None
-    currency: Currency | None = None
-
-    @model_validator(mode="after")
-    def _value_with_currency(self) -> RecordSeizure:
-        if (self.value is None) != (self.currency is None):
-            raise InvalidInput("give --value and --currency together")
-        return self
-
-
-class RecordQuestioning(Record):
-    op, kind = "record.questioning", "questioning"
-    roles = INCIDENT_ROLES["questioning"]
-    subjects: Annotated[list[EntityRef], Field(min_length=1)]
-    authority: EntityRef | None = None
+def _record_model(kind: Kind) -> type[Record]:
+    """The input model of `record.KIND`, from the kind's declaration."""
+    fields: dict[str, Any] = {}
+    for role in kind.roles:
+        ref: Any = Country if role.state else EntityRef
+        if role.many:
+            fields[role.field] = (Annotated[list[ref], Field(min_length=1)], ...) if role.required else \
+                (list[ref], [])
+        else:
+            fields[role.field] = (ref, ...) if role.required else (ref | None, None)
+    for detail in kind.details:
+        required, optional = _DETAIL_TYPES[detail.type]
+        fields[detail.name] = (required, ...) if detail.required else (optional, None)
+    model = create_model(f"Record{kind.name.title()}", __base__=Record, **fields)
+    model.op, model.kind, model.roles = f"record.{kind.name}", kind.name, kind.role_fields
+    return model
 
 
-class RecordRecall(Record):
-    op, kind = "record.recall", "recall"
-    roles = INCIDENT_ROLES["recall"]
-    envoy: EntityRef
-    sending_state: Country
-    post: Country
-    reason: OptPara = None
-
-
-class RecordExpulsion(Record):
-    op, kind = "record.expulsion", "expulsion"
-    roles = INCIDENT_ROLES["expulsion"]
-    persons: Annotated[list[EntityRef], Field(min_length=1)]
-    expelling_state: Country
-    reason: OptPara = None
-
-
-class RecordProbe(Record):
-    op, kind = "record.probe", "probe"
-    roles = INCIDENT_ROLES["probe"]
-    authority: EntityRef
-    subjects: Annotated[list[EntityRef], Field(min_length=1)]
-
-
-RECORDS: dict[str, type[Record]] = {
-    m.kind: m for m in (RecordRaid, RecordSeizure, RecordQuestioning, RecordRecall, RecordExpulsion, RecordProbe)
-}
-LIST_ROLE_FIELDS = ("subjects", "persons")
-COMMON_FIELDS = ("on", "place", "country", "note", "sources")
-
-
-def amendable_fields(kind: str) -> list[str]:
-    model = RECORDS[kind]
-    extra = [f for f in ("value", "currency", "reason") if f in model.model_fields]
-    return [*COMMON_FIELDS, *extra, *model.roles]
+RECORDS: dict[str, type[Record]] = {name: _record_model(kind) for name, kind in KINDS.items()}
 
 
 def record_from_fields(kind: str, case: str, fields: dict[str, Any]) -> Record:
     """Rebuild the input model of an incident from its stored fields: used to validate an amendment."""
     model = RECORDS[kind]
+    many = {role.name for role in KINDS[kind].roles if role.many}
     data: dict[str, Any] = {"case": case}
     for name, value in fields.items():
         if name == "precision":
             continue
         if name in model.roles:
             field = model.roles[name]
-            if field in LIST_ROLE_FIELDS:
+            if name in many:
                 data[field] = value
             elif value:
                 data[field] = value[0] if len(value) == 1 else value
@@ -375,11 +340,13 @@ def normal_value(kind: str, name: str, value: Any) -> Any:
             if name == "on":
                 raise InvalidInput("an incident keeps a date: give one")
             return None
-        if name == "value":
+        if DETAILS.get(name) == "amount":
             return parse_amount(value)
         if not isinstance(value, str):
             raise InvalidInput(f"{shown(value)} is not text")
-        normalise = {"on": _date_text, "currency": check_currency, "country": check_country}
+        if DETAILS.get(name) == "currency":
+            return check_currency(value)
+        normalise = {"on": _date_text, "country": check_country}
         # a text field is checked by the incident's own model, with the corrected incident as a whole
         return normalise.get(name, str)(value)
     except InvalidInput as error:

@@ -22,17 +22,6 @@ ENTITY_KINDS = ("person", "organization", "vehicle", "vessel", "goods", "place")
 COUNTRY_KIND = "country"
 RELIABILITY = ("A", "B", "C", "D", "E", "F")
 
-# The roles of each kind of incident, each with the input field that names it (a list field for
-# several people or subjects). The input models and the projections both read them from here.
-INCIDENT_ROLES: dict[str, dict[str, str]] = {
-    "raid": {"authority": "authority", "target": "target"},
-    "seizure": {"item": "item", "authority": "authority", "holder": "holder"},
-    "questioning": {"subject": "subjects", "authority": "authority"},
-    "recall": {"envoy": "envoy", "sending_state": "sending_state", "post": "post"},
-    "expulsion": {"person": "persons", "expelling_state": "expelling_state"},
-    "probe": {"authority": "authority", "subject": "subjects"},
-}
-
 # Namespace of every id the ledger derives: aggregate ids from user ids, incident ids from keys.
 NAMESPACE = UUID("5d1c1b59-6a47-4b55-9d0e-0f0b6c1e3a11")
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ledger.errors import InvalidInput, NoDatabase, Refused
 
 if TYPE_CHECKING:
-    from ledger.app.application import Ledger
+    from ledger.app.application import LedgerApplication
 
 EVENTS_TABLE = "stored_events"  # SQLite; on PostgreSQL the library names it after the application
 PG_EVENTS_TABLE = "ledger_events"
@@ -240,18 +240,18 @@ def check_actor(actor: str | None) -> str:
         raise InvalidInput(message if message.startswith("--actor") else f"--actor (LEDGER_ACTOR): {message}") from None
 
 
-def open_ledger(settings: Settings, create: bool = False, checked: bool = False) -> Ledger:
+def open_ledger(settings: Settings, create: bool = False, checked: bool = False) -> LedgerApplication:
     """Build the application on the settings' database; reads refuse a missing ledger. A write
     (`create`) probes the store first (unless the caller has just `checked` it), so an
     unreachable PostgreSQL server or a missing database is said at once, not after the library's
     connection retries, and the store is created or upgraded only when it must be."""
-    from ledger.app.application import Ledger
+    from ledger.app.application import LedgerApplication
 
     if not create:
         settings.require()
     env = settings.app_env(create, checked)
     try:
-        return Ledger(env=env)
+        return LedgerApplication(env=env)
     except Exception as error:
         if env["CREATE_TABLE"] == "y" and settings.backend == "postgresql" and _not_allowed(error):
             # the probe said this role may, but the server said otherwise
@@ -264,15 +264,15 @@ def _not_allowed(error: BaseException) -> bool:
     return "permission denied" in text or "must be owner" in text
 
 
-def open_scratch() -> Ledger:
+def open_scratch() -> LedgerApplication:
     """An empty ledger in memory, with the same rules and encoding as a real one: a write to a
     ledger that does not exist yet is checked against it first, so that a refused write leaves
     no new ledger behind."""
     from uuid import uuid4
 
-    from ledger.app.application import Ledger
+    from ledger.app.application import LedgerApplication
 
-    return Ledger(env={
+    return LedgerApplication(env={
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": f"file:scratch-{uuid4().hex}?mode=memory&cache=shared",
         "CREATE_TABLE": "y",

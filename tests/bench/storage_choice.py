@@ -37,11 +37,11 @@ CONFIGS = {
 IMPORT = """
 import sys, time
 from eventsourcing.utils import Environment
-from ledger.app.application import Ledger as Chained, Unit
+from ledger.app.application import LedgerApplication as Chained, Unit
 from ledger.app.importer import import_lines
 
 
-class Ledger(Chained):  # the env as given: the library's own recorders too, for the comparison
+class AsGiven(Chained):  # the env as given: the library's own recorders too, for the comparison
     def construct_env(self, name, env=None):
         return Environment(name, dict(env or {}))
 
@@ -49,7 +49,7 @@ class Ledger(Chained):  # the env as given: the library's own recorders too, for
 env = dict(a.split("=", 1) for a in sys.argv[2:])
 lines = open(sys.argv[1]).read().splitlines()
 t = time.perf_counter()
-app = Ledger(env=env)
+app = AsGiven(env=env)
 if env.pop("PROBE_EACH_ID", None) or not hasattr(app.recorder, "existing_streams"):
     Unit.know_absent = lambda self, ids: None  # the other recorders lack the one-query probe
 result = import_lines(app, lines, "bench")
@@ -59,17 +59,17 @@ print(time.perf_counter() - t, result.imported)
 COLD = """
 import sys
 from eventsourcing.utils import Environment
-from ledger.app.application import Ledger as Chained
+from ledger.app.application import LedgerApplication as Chained
 from ledger.app import inputs
 
 
-class Ledger(Chained):  # the env as given: the library's own recorders too, for the comparison
+class AsGiven(Chained):  # the env as given: the library's own recorders too, for the comparison
     def construct_env(self, name, env=None):
         return Environment(name, dict(env or {}))
 
 
 env = dict(a.split("=", 1) for a in sys.argv[1:])
-Ledger(env=env).run(inputs.SourceAdd(id="s", publisher="P", title="T"), "bench")
+AsGiven(env=env).run(inputs.SourceAdd(id="s", publisher="P", title="T"), "bench")
 """
 
 
