@@ -42,8 +42,8 @@ def attach(cli: click.Group) -> None:
         """Check the hash chain, every signature and the signature policy over every stored event,
         and each receipt given."""
 
-        from commands.escaping import terminal
         from ledger.errors import VerificationFailed
+        from ledger.escaping import terminal
 
         verdict = current_ledger().verify(expected, receipts, deep=deep)
         if as_json:
@@ -102,7 +102,7 @@ def attach(cli: click.Group) -> None:
 
 def _show_history(rows: list[dict[str, Any]]) -> None:
     """Like `git log`: one block per stored event, corrections as old -> new."""
-    from commands.escaping import terminal
+    from ledger.escaping import terminal
 
     for r in rows:
         click.echo(f"#{r['position']}  {terminal(r['type'])}  {terminal(r['stream'])}  v{r['version']}")

@@ -18,8 +18,8 @@ class LedgerGroup(click.Group):
     """Maps the ledger's errors to `Error: ...` on stderr and exit 1 (refused) or 2 (bad input)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from commands.escaping import terminal  # an error names what it refuses: shown escaped, on one line
         from ledger.errors import LedgerError
+        from ledger.escaping import terminal  # an error names what it refuses: shown escaped, on one line
 
         try:
             return super().invoke(ctx)

@@ -41,8 +41,8 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
 
         PUBLIC_KEY is the key as ledger key new printed it, or the path of its .pub file (or of a
         PEM public key file)."""
-        from commands.escaping import terminal
         from ledger.api import parse_op, public_key_text
+        from ledger.escaping import terminal
 
         op = parse_op("key.add", {"owner": actor, "public_key": public_key_text(public_key), "reason": reason},
                       {"owner": "ACTOR", "public_key": "PUBLIC_KEY", "reason": "--reason"})
@@ -77,7 +77,7 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
     @json_option
     def key_list(as_json: bool) -> None:
         """The keys registered in the ledger, read from its log (which is verified on the way)."""
-        from commands.escaping import terminal
+        from ledger.escaping import terminal
 
         rows = current_ledger().keys()
         if as_json:
@@ -109,8 +109,8 @@ def attach(cli: click.Group, key: click.Group, policy: click.Group) -> None:
     @click.option("-o", "output", default=None, metavar="RECEIPT", help="Write the receipt to this file.")
     def checkpoint(output: str | None) -> None:
         """Sign a receipt of the ledger's position and head (with --key): publish it outside the database."""
-        from commands.escaping import terminal
         from commands.exporting import write_out
+        from ledger.escaping import terminal
 
         # written out first: a receipt that could not be written is not kept either
         done = current_ledger().checkpoint(publish=lambda text: write_out([text], output))

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import click
 
+from ledger.export import FORMATS as EXPORT_FORMATS
+from ledger.report import FORMATS as REPORT_FORMATS
+
 
 def write_out(chunks: Iterable[str], path: str | None) -> None:
     """To stdout, or to FILE through a temporary file in FILE's folder renamed into place, so a
@@ -63,7 +66,7 @@ def _umask() -> int:
 
 def attach(cli: click.Group) -> None:
     @cli.command("export")
-    @click.option("--format", "fmt", type=click.Choice(["jsonl", "ftm", "csv"]), default="jsonl", show_default=True)
+    @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="jsonl", show_default=True)
     @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
     @click.option("--case", "case_id", help="Only this case, with the sources and entities it needs.")
     def export(fmt: str, output: str | None, case_id: str | None) -> None:
@@ -76,7 +79,7 @@ def attach(cli: click.Group) -> None:
 def attach_report(cli: click.Group) -> None:
     @cli.command("report")
     @click.argument("case_id", metavar="CASE_ID")
-    @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+    @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="md", show_default=True)
     @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
     @click.option("--as-of", "as_of", metavar="WHEN", help="A ledger position or ISO 8601 recording time.")
     def report(case_id: str, fmt: str, output: str | None, as_of: str | None) -> None:

@@ -55,11 +55,11 @@ def emit_rows(rows: list[dict[str, Any]], fmt: str, columns: Sequence[str], huma
               flat_columns: Sequence[str] | None = None,
               flatten: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
     """A list read in the chosen format: JSON as --json prints it, CSV or TSV (through
-    commands.escaping.delimited, lists joined by `;`), or a table for people."""
+    ledger.escaping.delimited, lists joined by `;`), or a table for people."""
     if fmt == "json":
         emit(rows, True)
     elif fmt in ("csv", "tsv"):
-        from commands.escaping import delimited
+        from ledger.escaping import delimited
 
         flat = [flatten(r) for r in rows] if flatten else [{k: _flat(v) for k, v in r.items()} for r in rows]
         click.echo(delimited(flat, list(flat_columns or columns), fmt), nl=False)
@@ -160,7 +160,7 @@ TEXT_MIN = 10
 
 def cell_text(value: Any) -> str:
     """A value as the text of a table cell, control characters escaped (newlines kept)."""
-    from commands.escaping import terminal
+    from ledger.escaping import terminal
 
     if value is None:
         return ""

@@ -26,7 +26,7 @@ def _with_key(inc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _timeline_csv(inc: dict[str, Any]) -> dict[str, Any]:
-    from projections.exports import flat_incident
+    from ledger.export.delimited import flat_incident
 
     return flat_incident(inc)
 
@@ -76,7 +76,7 @@ def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
     def timeline(case_id: str | None, entity_id: str | None, include_retracted: bool, as_of: str | None,
                  fmt: str) -> None:
         """Incidents in the order they happened."""
-        from projections.exports import CSV_COLUMNS
+        from ledger.export.delimited import CSV_COLUMNS
 
         rows = current_ledger().timeline(case_id, entity_id, include_retracted=include_retracted, as_of=as_of)
         emit_rows(rows, fmt, INCIDENT_COLUMNS, human=lambda rs: table([_with_key(r) for r in rs], INCIDENT_COLUMNS),
@@ -84,14 +84,14 @@ def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
 
 
 def _show_case(doc: dict[str, Any]) -> None:
-    from commands.escaping import terminal
+    from ledger.escaping import terminal
 
     click.echo(f"{terminal(doc['id'])}: {terminal(doc['title'])}")
     click.echo(f"status {terminal(doc['status'])}; jurisdiction {terminal(doc['jurisdiction'] or '-')}; "
                f"regime {terminal(doc['regime'] or '-')}")
     if doc.get("summary"):
-        from commands.escaping import terminal_lines
         from commands.output import terminal_width, wrap
+        from ledger.escaping import terminal_lines
 
         room = terminal_width()
         click.echo("\n".join(part for text in terminal_lines(doc["summary"]) for part in wrap(text, room)))
@@ -107,7 +107,7 @@ def _show_case(doc: dict[str, Any]) -> None:
 
 
 def _show_entity(doc: dict[str, Any]) -> None:
-    from commands.escaping import terminal
+    from ledger.escaping import terminal
 
     click.echo(f"{terminal(doc['id'])} ({terminal(doc['kind'])}): {terminal(doc['name'])}")
     for label in ("aliases", "merged_from", "cases"):

@@ -163,9 +163,9 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
         import sys
         import tempfile
 
-        from commands.escaping import terminal
         from commands.output import Progress
         from ledger.errors import ImportRejected
+        from ledger.escaping import terminal
 
         with tempfile.TemporaryFile("w+b") as spool:
             spooled = False

@@ -39,6 +39,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ledger.errors import InvalidInput, Refused, VerificationFailed
+from ledger.export import FORMATS as EXPORT_FORMATS
+from ledger.report import FORMATS as REPORT_FORMATS
 from ledger.store.settings import Settings, default_actor
 
 if TYPE_CHECKING:
@@ -56,8 +58,6 @@ Where = str | PathLike[str]
 
 # the ops of the ledger's own evidence, beside the import's (`ledger.app.inputs.OPS`)
 EVIDENCE_OPS = ("key.add", "key.revoke", "policy.adopt")
-EXPORT_FORMATS = ("jsonl", "ftm", "csv")
-REPORT_FORMATS = ("md", "html")
 
 
 @dataclass(frozen=True)
@@ -632,7 +632,7 @@ class Ledger:
         if fmt not in EXPORT_FORMATS:
             raise InvalidInput(f"unknown export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
         if fmt == "jsonl":
-            from ledger.app.export import export_ops
+            from ledger.export.jsonl import export_ops
             from projections.integrity import verified_head
 
             app = self.application()
@@ -646,19 +646,14 @@ class Ledger:
                 from projections.queries import case_show
 
                 case_show(db, case)  # refuses an unknown case
-            if fmt == "csv":
-                from commands.escaping import delimited
-                from projections.exports import CSV_COLUMNS, csv_rows
+            from ledger.export import from_read_models
 
-                return [delimited(csv_rows(db, case), CSV_COLUMNS, "csv")]
-            from projections.ftm import ftm_entities
-
-            return [json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in ftm_entities(db, case)]
+            return from_read_models(db, fmt, case)
 
     def report_data(self, case: str, fmt: str = "md", as_of: str | int | None = None) -> dict[str, Any]:
         """What a case report says (timeline, sources, entities, corrections, position, verified
         head, latest receipt), before it is rendered."""
-        from projections.report import report_data
+        from ledger.report.data import report_data
 
         with self._from_the_log(as_of) as (db, position, head, receipt):
             return report_data(db, position, case, head, receipt, fmt)
@@ -667,6 +662,6 @@ class Ledger:
         """An auditable case report, Markdown or one self-contained HTML page."""
         if fmt not in REPORT_FORMATS:
             raise InvalidInput(f"unknown report format {fmt!r}: use one of {', '.join(REPORT_FORMATS)}")
-        from commands.report import render
+        from ledger.report.render import render
 
         return render(self.report_data(case, fmt, as_of), fmt)

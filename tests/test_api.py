@@ -384,9 +384,9 @@ def test_the_api_module_and_a_read_of_an_up_to_date_ledger_import_nothing_heavy(
 # ---------------------------------------------------------------------- the CLI stands on the API alone
 
 # what a command must not reach around the API for: the application, its wiring, the read models
-BYPASSES = ("ledger.app.application", "ledger.app.importer", "ledger.app.history", "ledger.app.export",
+BYPASSES = ("ledger.app.application", "ledger.app.importer", "ledger.app.history", "ledger.export.jsonl",
             "ledger.app.evidence", "ledger.store", "projections.readmodels", "projections.light",
-            "projections.queries", "projections.integrity", "projections.report", "projections.ftm")
+            "projections.queries", "projections.integrity", "ledger.report.data", "ledger.export.ftm")
 
 
 def _imports(path: Path) -> set[str]:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
-from ledger.app.export import export_ops
 from ledger.app.importer import import_lines
 from ledger.errors import LedgerError
+from ledger.export.jsonl import export_ops
 from ledger.store.settings import Settings, open_ledger
 from projections import queries
 from projections.readmodels import ReadModels

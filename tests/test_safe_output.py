@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 import pytest
 from click.testing import CliRunner
 
-from commands.escaping import csv_cell, delimited, link, md, md_block, safe_url, terminal, terminal_lines
+from ledger.escaping import csv_cell, delimited, link, md, md_block, safe_url, terminal, terminal_lines
 
 SUMMARY = ["# zq heading", "> zq quote", "- zq item", "1. zq number", "```zq fence"]
 NOTE = ["<img src=x onerror=alert(1)> zq img", "# zq note heading", "> zq note quote", "+ zq plus", "1) zq paren",
@@ -81,8 +81,8 @@ def test_the_html_report_shows_stored_markup_as_text_and_nothing_in_it_acts(run)
 
 def test_a_stored_url_that_is_not_http_is_shown_as_text_never_as_a_link(run):
     """Old ledgers may hold such URLs (they were accepted before "URLs" was in the contract)."""
-    from commands.report import render
     from ledger.api import Ledger
+    from ledger.report.render import render
 
     _hostile(run)
     with Ledger(run.db, actor="tester") as ledger:
@@ -322,7 +322,7 @@ def _inc(n, on, precision, status="active", kind="raid"):
 
 
 def test_the_chart_axis_is_set_by_the_standing_incidents_and_far_outliers_are_marked_off_the_chart():
-    from commands.report import RIGHT, WIDTH, timeline_chart
+    from ledger.report.chart import RIGHT, WIDTH, timeline_chart
 
     incidents = [_inc(1, "2023-12", "month"), _inc(2, "2023-12-07", "day"),
                  _inc(3, "2023-12-09T14:30:00+09:00", "time"), _inc(4, "2099-01-01", "day", "retracted")]
@@ -350,7 +350,7 @@ def test_the_html_report_draws_an_off_chart_marker_and_says_so(story):
 
 
 def test_markdown_shows_control_characters_escaped_not_raw():
-    from commands.escaping import md, md_block
+    from ledger.escaping import md, md_block
 
     for text in (md("a\x1b]0;pwned\x07b\u202ec"), md_block("x\x1b[31m\nline two\x9b")):
         assert not any(c in text for c in "\x1b\x07\u202e\x9b")

@@ -52,6 +52,11 @@ def _id(kind: str, ident: str) -> str:
     return f"{PREFIX}-{kind}-{ident}"
 
 
+def chunks(db: Db, case: str | None = None) -> list[str]:
+    """The entities as JSON Lines, one entity a line, keys sorted."""
+    return [json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in ftm_entities(db, case)]
+
+
 def ftm_entities(db: Db, case: str | None = None) -> Iterator[dict[str, Any]]:
     from followthemoney import model
 

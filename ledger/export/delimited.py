@@ -1,4 +1,4 @@
-"""Exports built from the read models: CSV for spreadsheets, FollowTheMoney entities."""
+"""The CSV export, for spreadsheets: one row per incident, from the read models."""
 
 from __future__ import annotations
 
@@ -12,6 +12,13 @@ CSV_COLUMNS = ["id", "key", "case", "kind", "on", "precision", "status", "place"
                *ROLE_COLUMNS, "sources", "cameo", "plover", "plover_mode", "recorded_at", "recorded_by"]
 
 
+def chunks(db: Db, case: str | None = None) -> list[str]:
+    """The whole CSV document, every cell made safe for spreadsheets (`ledger.escaping`)."""
+    from ledger.escaping import delimited
+
+    return [delimited(csv_rows(db, case), CSV_COLUMNS, "csv")]
+
+
 def csv_rows(db: Db, case: str | None = None) -> list[dict[str, Any]]:
     """One row per incident (retracted ones too, with their status), roles flattened to columns."""
     return [flat_incident(inc) for inc in timeline(db, case=case, include_retracted=True)]
@@ -19,7 +26,7 @@ def csv_rows(db: Db, case: str | None = None) -> list[dict[str, Any]]:
 
 def flat_incident(inc: dict[str, Any]) -> dict[str, Any]:
     """An INCIDENT as one CSV row: roles flattened to columns, lists joined by `;`, event codes.
-    Cells are made safe for spreadsheets where the document is written (commands.escaping)."""
+    Cells are made safe for spreadsheets where the document is written (ledger.escaping)."""
     row = {c: inc.get(c) for c in CSV_COLUMNS}
     for role in ROLE_COLUMNS:
         row[role] = ";".join(inc["roles"].get(role, []))

@@ -1,41 +1,11 @@
-"""Rendering of the case report: Markdown, or one self-contained HTML page with an SVG timeline.
-
-Every stored string is escaped for its format by commands.escaping: Jinja2's autoescape and the
-`link` filter (http(s) URLs only) for HTML, the `md` and `md_block` filters for Markdown. Nothing
-here reads the clock.
-"""
+"""The report's SVG timeline: one row per incident, a year or a month drawn as a span, a day or a
+time as a point, on an axis set by the incidents that stand."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from commands.escaping import link, md, md_block
-
-
-def plain(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) or "(none)"
-    return str(value)
-
-
-def render(data: dict[str, Any], fmt: str) -> str:
-    from importlib.resources import files
-
-    from jinja2 import Environment, StrictUndefined
-
-    env = Environment(autoescape=fmt == "html", undefined=StrictUndefined, keep_trailing_newline=True,
-                      trim_blocks=False)
-    env.filters.update(md=md, md_block=md_block, link=link, plain=plain)
-    template = env.from_string(files("commands").joinpath(f"report.{fmt}.j2").read_text(encoding="utf-8"))
-    extra = {"chart": timeline_chart(data["case"]["incidents"])} if fmt == "html" else {}
-    return template.render(data=data, **extra)
-
-
-# ---------------------------------------------------------------------- the SVG timeline
-#
 # The axis is set by the incidents that stand (retracted ones left out) and, of those, not by a
 # few far outliers (a date typed 2099 for 2009): those, and retracted incidents beyond the axis,
 # are drawn at its edge with an arrow and the words "off the chart". The labels' column is as
