@@ -422,11 +422,7 @@ class Ledger:
         text = json.dumps(receipt, indent=1) + "\n"
         if publish is not None:
             publish(text)
-        try:
-            app.recorder.keep_receipt(result.position, result.head, text)
-            kept = True
-        except Exception:  # noqa: BLE001 -- a ledger this user may only read, or made before receipts
-            kept = False
+        kept = app.recorder.keep_receipt(result.position, result.head, text)  # False: this user may only read
         return Receipt(receipt, text, result.position, result.head, owner, key.key_id, kept)
 
     # ------------------------------------------------------------------ reads

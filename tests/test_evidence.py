@@ -857,3 +857,39 @@ def test_names_that_hide_or_borrow_letters_are_refused(run, name):
 def test_the_audit_fails_a_key_registered_for_a_name_the_ledger_refuses(keys):
     log = registered(keys, "alice").write(key_added(keys["bob"], "b\u200bob", "alice"), signer=keys["alice"])
     refused(log.rows, 2, "a name the ledger refuses")
+
+
+def _raw(url: str, *statements: str) -> None:
+    if _is_pg(url):
+        import psycopg
+
+        with psycopg.connect(**_pg(url), autocommit=True) as con:
+            for statement in statements:
+                con.execute(statement)
+        return
+    con = sqlite3.connect(url)
+    try:
+        for statement in statements:
+            con.execute(statement)
+        con.commit()
+    finally:
+        con.close()
+
+
+def test_a_receipt_a_ledger_cannot_keep_is_still_written_out_and_said_not_kept(run, alice, tmp_path):
+    _raw(run.url, "DROP TABLE ledger_receipts")  # a ledger made before receipts
+    result = run("checkpoint", "-o", str(tmp_path / "r.json"), key="k")
+    assert "the receipt is not kept in the ledger" in result.stderr
+    assert run.json("verify", "--receipt", str(tmp_path / "r.json"))["ok"]
+
+
+def test_a_receipt_refused_for_another_reason_is_an_error_not_a_quiet_not_kept(run, alice, tmp_path):
+    if _is_pg(run.url):
+        _raw(run.url, "CREATE FUNCTION no_receipt() RETURNS trigger LANGUAGE plpgsql AS "
+                      "$$ BEGIN RAISE EXCEPTION 'the disk says no'; END $$",
+             "CREATE TRIGGER no_receipt BEFORE INSERT ON ledger_receipts FOR EACH ROW EXECUTE FUNCTION no_receipt()")
+    else:
+        _raw(run.url, "CREATE TRIGGER no_receipt BEFORE INSERT ON ledger_receipts "
+                      "BEGIN SELECT RAISE(ABORT, 'the disk says no'); END")
+    result = run("checkpoint", "-o", str(tmp_path / "r.json"), key="k", code=1)
+    assert "the disk says no" in result.stderr and "Traceback" not in result.stderr

@@ -106,6 +106,14 @@ class ChainedPostgresApplicationRecorder(ChainReads, PostgresApplicationRecorder
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             curs.execute(sql, list(params))
 
+    def _may_not_keep(self, error: Exception) -> bool:
+        """A role that may not insert there, a read-only transaction, or no receipts table."""
+        from psycopg import errors
+
+        causes = (error, error.__cause__)  # the library wraps psycopg's errors in its own
+        return any(isinstance(e, (errors.InsufficientPrivilege, errors.ReadOnlySqlTransaction, errors.UndefinedTable))
+                   for e in causes)
+
     def _has_receipts(self) -> bool:
         return bool(self._fetch("SELECT to_regclass(%s)", [self._receipts])[0][0])
 

@@ -149,10 +149,21 @@ class ChainReads:
             return []
         return [r[0] for r in self._fetch(f"SELECT receipt FROM {self._receipts} ORDER BY position DESC", [])]
 
-    def keep_receipt(self, position: int, head: str, receipt: str) -> None:
+    def keep_receipt(self, position: int, head: str, receipt: str) -> bool:
+        """Keep a receipt in the ledger; False when this ledger cannot keep it here: one made
+        before receipts, or one this user may only read. Any other failure is raised."""
         q = self.placeholder
-        self._execute(f"INSERT INTO {self._receipts} (position, head, receipt) VALUES ({q}, {q}, {q})",
-                      [position, head, receipt])
+        try:
+            self._execute(f"INSERT INTO {self._receipts} (position, head, receipt) VALUES ({q}, {q}, {q})",
+                          [position, head, receipt])
+        except Exception as error:  # each driver's own errors, sorted by _may_not_keep (it re-raises the rest)
+            if self._may_not_keep(error):
+                return False
+            raise
+        return True
+
+    def _may_not_keep(self, error: Exception) -> bool:
+        raise NotImplementedError
 
     @property
     def _receipts(self) -> str:
@@ -317,6 +328,12 @@ class ChainedSQLiteApplicationRecorder(ChainReads, SQLiteApplicationRecorder):
     def _execute(self, sql: str, params: Sequence[Any]) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.execute(sql, list(params))
+
+    def _may_not_keep(self, error: Exception) -> bool:
+        """A read-only file or folder, or no receipts table (the library wraps sqlite3's errors)."""
+        text = str(error)
+        return isinstance(error, (OperationalError, sqlite3.OperationalError)) and (
+            "readonly" in text or "no such table" in text)
 
 
 class ChainedSQLiteAggregateRecorder(ChainedSQLiteApplicationRecorder, SQLiteAggregateRecorder):
