@@ -87,7 +87,7 @@ def case() -> None:
 
 @cli.group(cls=LedgerGroup)
 def record() -> None:
-    """Record an incident of one of the six kinds."""
+    """Record an incident of one of the kinds (raid, seizure, arrest, designation, ...)."""
 
 
 @cli.group(cls=LedgerGroup)

@@ -95,11 +95,17 @@ def _show_case(doc: dict[str, Any]) -> None:
 
         room = terminal_width()
         click.echo("\n".join(part for text in terminal_lines(doc["summary"]) for part in wrap(text, room)))
+    from ledger.domain.kinds import shown_details
+
     rows = []
     for inc in doc["incidents"]:
         row = _with_key(inc)
-        if inc.get("value") is not None:
-            row["kind"] = f"{inc['kind']}\n{inc['value']:,} {inc['currency']}"
+        # the kind's own fields: an amount under the kind (a seizure's 70,000 USD), the others (an
+        # arrest's charge) before the note, where text wraps
+        details = shown_details(inc["kind"], inc)
+        row["kind"] = "\n".join([inc["kind"], *(d["text"] for d in details if d["amount"])])
+        texts = [f"{d['label']}: {d['text']}" for d in details if not d["amount"]]
+        row["note"] = "\n".join([*texts, *([inc["note"]] if inc.get("note") else [])]) or None
         rows.append(row)
     table(rows, [ID_KEY, "on", "kind", "status", "roles", "sources", "note"], title="Incidents")
     table(doc["entities"], ["id", "name", "kind", "roles"], title="Entities")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from commands.output import current_ledger, emit, json_option, say, written
-from ledger.domain.kinds import KINDS, Kind
+from ledger.domain.kinds import KINDS, Kind, a
 from ledger.domain.vocabulary import CASE_STATUSES
 
 if TYPE_CHECKING:
@@ -230,7 +230,7 @@ def _record_command(kind: Kind) -> click.Command:
         else:
             click.echo(outcome.id)
 
-    run.__doc__ = f"Record {'an' if kind.name[0] in 'aeiou' else 'a'} {kind.name}. {kind.help}"
+    run.__doc__ = f"Record {a(kind.name)}. {kind.help}"
     command = json_option(run)
     for decl, help_text, multiple, required in reversed(COMMON + record_options(kind)):
         command = click.option(decl, multiple=multiple, required=required, help=help_text)(command)

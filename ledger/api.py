@@ -154,7 +154,6 @@ class Ledger:
         self._signer: Signer | None = None
         self._app: LedgerApplication | None = None
         self._read_models: ReadModels | None = None
-        self._throwaway: list[ReadModels] = []  # read models built for one --as-of read
         self._scratch: list[LedgerApplication] = []  # empty ledgers in memory that checked a first write
 
     # ------------------------------------------------------------------ opening and closing
@@ -170,8 +169,8 @@ class Ledger:
         """Close every connection this object opened: the application's (its recorder's and its
         factory's), the scratch ledgers' and every read model's. It may be used again afterwards."""
         apps = [app for app in (self._app, *self._scratch) if app is not None]
-        read_models = [rm for rm in (self._read_models, *self._throwaway) if rm is not None]
-        self._app, self._read_models, self._scratch, self._throwaway = None, None, [], []
+        read_models = [self._read_models] if self._read_models is not None else []
+        self._app, self._read_models, self._scratch = None, None, []
         for app in apps:
             app.close()
             app.factory.close()
@@ -438,13 +437,17 @@ class Ledger:
             self._read_models.catch_up(recorded=recorded)
         return self._read_models
 
-    def _as_of(self, position: int) -> ReadModels:
-        """Throw-away read models built from the events up to `position`."""
+    @contextmanager
+    def _as_of(self, position: int) -> Iterator[ReadModels]:
+        """Read models built in memory from the events up to `position`, for one read: let go
+        when it is done, so an open `Ledger` does not grow with every as-of read or report."""
         from projections.readmodels import ReadModels
 
         read_models = ReadModels.as_of(self.application(), position)
-        self._throwaway.append(read_models)
-        return read_models
+        try:
+            yield read_models
+        finally:
+            read_models.close()
 
     def position_at(self, when: str | int) -> int:
         """A ledger position, or the last one recorded at or before an ISO 8601 date or time."""
@@ -467,10 +470,10 @@ class Ledger:
                 finally:
                     light.close()
                 return
-            read_models = self._live()
-        else:
-            read_models = self._as_of(self.position_at(as_of))
-        with read_models.reading() as read:
+            with self._live().reading() as read:
+                yield read
+            return
+        with self._as_of(self.position_at(as_of)) as read_models, read_models.reading() as read:
             yield read
 
     def _query(self, query: Callable[..., T], *args: Any, as_of: str | int | None = None) -> T:
@@ -610,14 +613,14 @@ class Ledger:
         app = self.application()
         position = app.position_at(str(as_of)) if as_of is not None else (app.recorder.max_notification_id() or 0)
         head, receipt = latest_receipt(app, position)
-        read_models = self._as_of(position)
-        if read_models.built_to()[1] != head:  # two reads of the log, which must have seen the same rows
-            from ledger.errors import LogChanged
+        with self._as_of(position) as read_models:
+            if read_models.built_to()[1] != head:  # two reads of the log, which must have seen the same rows
+                from ledger.errors import LogChanged
 
-            raise LogChanged("the log read to build the report is not the log that was audited (it does not end "
-                             f"at head {head}); run ledger verify")
-        with read_models.reading() as (db, _position):
-            yield db, position, head, receipt
+                raise LogChanged("the log read to build the report is not the log that was audited (it does not "
+                                 f"end at head {head}); run ledger verify")
+            with read_models.reading() as (db, _position):
+                yield db, position, head, receipt
 
     def export(self, fmt: str = "jsonl", case: str | None = None) -> list[str]:
         """The ledger (or one case, with the sources and entities it needs) as text, in chunks to

@@ -420,3 +420,31 @@ def test_the_application_is_built_and_closed_in_one_place():
                       if re.search(r"\bopen_(ledger|scratch)\(", p.read_text("utf-8")))
     assert building == ["ledger/api.py", "ledger/store/settings.py"]
     assert "import click" not in (ROOT / "ledger" / "api.py").read_text("utf-8")
+
+
+def test_as_of_reads_and_reports_let_go_of_the_read_models_they_built(tmp_path, monkeypatch):
+    """A notebook keeps its Ledger open: each as-of read, report or export builds read models in
+    memory from the log, and closes them when it is done, so memory does not grow with each."""
+    from projections.readmodels import ReadModels
+
+    built, closed = [], []
+    as_of, close = ReadModels.as_of.__func__, ReadModels.close
+
+    def counting_as_of(cls, *args, **kwargs):
+        made = as_of(cls, *args, **kwargs)
+        built.append(made)
+        return made
+
+    def counting_close(self):
+        closed.append(self)
+        return close(self)
+
+    monkeypatch.setattr(ReadModels, "as_of", classmethod(counting_as_of))
+    monkeypatch.setattr(ReadModels, "close", counting_close)
+    with Ledger(tmp_path / "l.db", actor="analyst") as ledger:
+        _story(ledger)
+        for _ in range(3):
+            ledger.timeline(as_of=2)
+            ledger.report("chiba")
+            ledger.export("csv")
+        assert len(built) == 9 and all(any(c is b for c in closed) for b in built)

@@ -11,13 +11,24 @@ import json
 import pytest
 
 from ledger.app import inputs as m
-from ledger.domain.kinds import DETAILS, EVENT_CODES, KINDS, ROLES, amendable_fields, shown_details
+from ledger.domain.kinds import (
+    DETAILS,
+    EVENT_CODES,
+    KINDS,
+    ROLES,
+    Detail,
+    Kind,
+    Role,
+    amendable_fields,
+    columns_of,
+    shown_details,
+)
 from ledger.errors import InvalidInput
 from tests.conftest import Runner
 
 ARREST = ("record", "arrest", "chiba-lexus", "--on", "2023-12-08", "--source", "asahi-2023-12-08",
           "--authority", "chiba-police", "--person", "dealer-owners", "--person", "h-t-song",
-          "--charge", "Unlicensed export of a luxury car\nand false customs papers", "--key", "arrest-1")
+          "--charge", "Unlicensed export of a luxury car and false customs papers", "--key", "arrest-1")
 DESIGNATION = ("record", "designation", "han-ivory", "--on", "2017-03", "--source", "scmp-2023-12-12",
                "--authority", "CH", "--subject", "han-tae-song", "--regime", "UNSCR 1718", "--entry", "KPi.900",
                "--key", "designation-1")
@@ -74,7 +85,7 @@ def test_an_arrest_validates_like_every_incident():
         _arrest(persons=[])  # at least one person
     with pytest.raises(InvalidInput, match="control character"):
         _arrest(charge="bad\x1b[31m")
-    with pytest.raises(InvalidInput, match="not the code of a arrest"):
+    with pytest.raises(InvalidInput, match="not the code of an arrest"):
         _arrest(cameo="174")
     assert _arrest(cameo="173", plover="COERCE", plover_mode="arrest").digest() == _arrest().digest()
 
@@ -93,9 +104,11 @@ def test_a_designation_needs_its_regime_and_a_one_line_entry():
 
 def test_shown_details_read_as_a_person_reads_them():
     assert shown_details("seizure", {"value": 70000, "currency": "USD"}) == [
-        {"name": "value", "label": "Value", "text": "70,000 USD", "plain": "70000 USD", "para": False}]
+        {"name": "value", "label": "Value", "text": "70,000 USD", "plain": "70000 USD", "para": False,
+         "amount": True}]
     assert shown_details("designation", {"regime": "UNSCR 1718", "entry": None}) == [
-        {"name": "regime", "label": "Regime", "text": "UNSCR 1718", "plain": "UNSCR 1718", "para": False}]
+        {"name": "regime", "label": "Regime", "text": "UNSCR 1718", "plain": "UNSCR 1718", "para": False,
+         "amount": False}]
     assert shown_details("raid", {}) == []
 
 
@@ -113,7 +126,7 @@ def test_record_arrest_and_designation_show_in_the_reads(story):
     arrest, designation = _recorded(story)
     assert arrest["kind"] == "arrest" and arrest["case"] == "chiba-lexus"
     assert arrest["roles"] == {"authority": ["chiba-police"], "person": ["dealer-owners", "h-t-song"]}
-    assert arrest["charge"] == "Unlicensed export of a luxury car\nand false customs papers"
+    assert arrest["charge"] == "Unlicensed export of a luxury car and false customs papers"
     assert "value" not in arrest and "regime" not in arrest  # an incident shows its own kind's fields
     assert designation["roles"] == {"authority": ["CH"], "subject": ["han-tae-song"]}
     assert (designation["regime"], designation["entry"], designation["precision"]) == ("UNSCR 1718", "KPi.900",
@@ -131,7 +144,7 @@ def test_the_same_facts_by_import_are_recognised_as_recorded(story, tmp_path):
     _recorded(story)
     lines = [{"op": "record.arrest", "case": "chiba-lexus", "on": "2023-12-08", "sources": ["asahi-2023-12-08"],
               "authority": "chiba-police", "persons": ["dealer-owners", "h-t-song"],
-              "charge": "Unlicensed export of a luxury car\nand false customs papers", "key": "arrest-1"},
+              "charge": "Unlicensed export of a luxury car and false customs papers", "key": "arrest-1"},
              {"op": "record.designation", "case": "han-ivory", "on": "2017-03", "sources": ["scmp-2023-12-12"],
               "authority": "CH", "subjects": ["han-tae-song"], "regime": "UNSCR 1718", "entry": "KPi.900",
               "key": "designation-1"}]
@@ -163,7 +176,7 @@ def test_amend_the_new_kinds_own_fields(story):
     assert timeline["designation-1"]["roles"]["subject"] == ["han-tae-song", "chiba-dealer"]
     assert "designation" in [i["kind"] for i in story.json("entity", "show", "chiba-dealer")["incidents"]]
     wrong = story("amend", "arrest-1", "--reason", "r", "--set", "regime=X", code=2)
-    assert "cannot amend 'regime' of a arrest" in wrong.stderr and "charge" in wrong.stderr
+    assert "cannot amend 'regime' of an arrest" in wrong.stderr and "charge" in wrong.stderr
     empty = story("amend", "designation-1", "--reason", "r", "--set", "regime=", code=2)
     assert "regime" in empty.stderr
     assert story.json("replay")["replayed"] == len(story.json("history"))
@@ -187,7 +200,7 @@ def test_exports_and_reports_carry_the_new_kinds(story, tmp_path):
     designation = next(e for e in events if "designation" in e["properties"]["keywords"])
     assert "regime: UNSCR 1718; entry: KPi.900" in designation["properties"]["description"][0]
     md = story("report", "chiba-lexus").stdout
-    assert "- Charge: Unlicensed export of a luxury car\\\n  and false customs papers" in md  # a hard break
+    assert "- Charge: Unlicensed export of a luxury car and false customs papers" in md
     assert "- Regime: UNSCR 1718\n- List entry: KPi.900" in story("report", "han-ivory").stdout
     html = story("report", "han-ivory", "--format", "html").stdout
     assert "<tr><th>Regime</th><td>UNSCR 1718</td></tr>" in html and "<th>List entry</th><td>KPi.900</td>" in html
@@ -216,3 +229,45 @@ def test_record_help_comes_from_the_declaration(run):
     assert "--charge" in text and "--regime" not in text
     designation = run("record", "designation", "--help").stdout
     assert "--regime TEXT" in designation and "[required]" in designation.split("--regime", 1)[1].split("--entry")[0]
+
+
+@pytest.mark.parametrize(("kind", "why"), [
+    (Kind("bad", "h", (Role("authority", "a"),), cameo="1", plover="P", details=(Detail("status", "text", "h", "S"),)),
+     "'status' is reserved"),
+    (Kind("bad", "h", (Role("key", "a"),), cameo="1", plover="P"), "'key' is reserved"),
+    (Kind("bad", "h", (Role("authority", "a"),), cameo="1", plover="P", details=(Detail("order", "text", "h", "O"),)),
+     "'order' is reserved"),
+    (Kind("bad", "h", (Role("authority", "a"),), cameo="1", plover="P",
+          details=(Detail("authority", "text", "h", "A"),)), "share a name"),
+    (Kind("bad", "h", (Role("person", "a", many=True),), cameo="1", plover="P",
+          details=(Detail("persons", "text", "h", "P"),)), "share a name"),
+    (Kind("bad", "h", (Role("authority", "a"),), cameo="1", plover="P", details=(Detail("target", "text", "h", "T"),)),
+     "is a role's name elsewhere"),
+    (Kind("bad", "h", (Role("authority", "a"),), cameo="1", plover="P", details=(Detail("value", "text", "h", "V"),)),
+     "is a text, elsewhere an amount"),
+    (Kind("Bad-Kind", "h", (Role("authority", "a"),), cameo="1", plover="P"), "not a name"),
+])
+def test_a_kind_whose_names_would_clash_is_refused_when_declared(kind, why):
+    """A detail named `status` would be a second status column: every read would fail, for good,
+    since the event that carries it stays in the log. So such a declaration never loads."""
+    with pytest.raises(TypeError, match=why):
+        columns_of([*KINDS.values(), kind])
+    assert columns_of(KINDS.values()) == DETAILS
+
+
+def test_case_show_text_shows_each_kinds_own_fields_and_a_charge_is_one_line(story):
+    _recorded(story)
+    text = story("case", "show", "han-ivory").stdout
+    assert "Regime: UNSCR 1718" in text and "List entry: KPi.900" in text
+    chiba = story("case", "show", "chiba-lexus").stdout
+    assert "Charge: Unlicensed" in chiba and "10,000,000 JPY" in chiba  # the story's seizure, as amended
+    refused = story(*[a if a != "arrest-1" else "arrest-2" for a in ARREST[:-4]], "--charge", "two\nlines", code=2)
+    assert "newline" in refused.stderr
+
+
+def test_the_csv_keeps_its_published_columns_in_place_and_appends_new_ones():
+    from ledger.export.delimited import CSV_COLUMNS, PUBLISHED
+
+    assert CSV_COLUMNS[:len(PUBLISHED)] == PUBLISHED
+    assert CSV_COLUMNS[len(PUBLISHED):] == ["charge", "regime", "entry"]
+    assert set(DETAILS) | set(ROLES) <= set(CSV_COLUMNS) and len(set(CSV_COLUMNS)) == len(CSV_COLUMNS)

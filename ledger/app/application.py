@@ -23,7 +23,7 @@ from eventsourcing.utils import Environment
 from ledger.app import inputs as m
 from ledger.domain.aggregates import Case, Entity, Incident, Key, Policy, Source
 from ledger.domain.chain import ChainRow, stream_hex
-from ledger.domain.kinds import amendable_fields
+from ledger.domain.kinds import a, amendable_fields
 from ledger.domain.values import (
     as_incident_id,
     country_name,
@@ -522,7 +522,7 @@ class LedgerApplication(Application[UUID]):
         if existing is not None:
             if existing.kind != op.kind or existing.case != op.case:
                 raise AlreadyExists(f"incident {op.key or op.id} was already recorded with other data "
-                                    f"(a {existing.kind} in case {existing.case})")
+                                    f"({a(existing.kind)} in case {existing.case})")
             existing.same_as(op.digest(), op.fields())
             return Outcome(str(incident_id), skipped=True)
         case = self._case(unit, op.case)
@@ -559,7 +559,7 @@ class LedgerApplication(Application[UUID]):
             name = aliases.get(given, given)
             if name not in allowed:
                 raise InvalidInput(
-                    f"cannot amend {shown(name)} of a {incident.kind}: amend one of {', '.join(allowed)}")
+                    f"cannot amend {shown(name)} of {a(incident.kind)}: amend one of {', '.join(allowed)}")
             changes[name] = m.normal_value(incident.kind, name, value)
         return changes
 

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from ledger.domain.kinds import DETAILS, EVENT_CODES, KINDS, Kind
+from ledger.domain.kinds import DETAILS, EVENT_CODES, KINDS, Kind, a
 from ledger.domain.values import (
     ENTITY_KINDS,
     RELIABILITY,
@@ -245,7 +245,7 @@ class Record(Op):
         for name, code in EVENT_CODES[self.kind].items():
             given = getattr(self, name)
             if given is not None and given != code:
-                raise InvalidInput(f"{name} {shown(given)} is not the code of a {self.kind} ({code})")
+                raise InvalidInput(f"{name} {shown(given)} is not the code of {a(self.kind)} ({code})")
         together = KINDS[self.kind].together
         if together and len({getattr(self, name) is None for name in together}) > 1:
             raise InvalidInput(f"give {' and '.join('--' + name for name in together)} together")
@@ -333,12 +333,17 @@ def normal_value(kind: str, name: str, value: Any) -> Any:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise InvalidInput("give ids, comma-separated")
             check = check_id if name == "sources" else check_entity_ref
-            return [check(v) for v in value]
+            ids = [check(v) for v in value]
+            if not ids and (name == "sources" or _required(kind, name)):
+                raise InvalidInput(f"{a(kind)} keeps at least one: give its ids")
+            return ids
         if isinstance(value, str):
             value = value.strip() or None
         if value is None:
             if name == "on":
                 raise InvalidInput("an incident keeps a date: give one")
+            if _required(kind, name):
+                raise InvalidInput(f"{a(kind)} keeps its {name}: give one")
             return None
         if DETAILS.get(name) == "amount":
             return parse_amount(value)
@@ -351,6 +356,13 @@ def normal_value(kind: str, name: str, value: Any) -> Any:
         return normalise.get(name, str)(value)
     except InvalidInput as error:
         raise InvalidInput(f"{name}: {error}") from None
+
+
+def _required(kind: str, name: str) -> bool:
+    """Whether every incident of the kind has this role or detail."""
+    declared = KINDS[kind]
+    return any(r.name == name and r.required for r in declared.roles) or any(
+        d.name == name and d.required for d in declared.details)
 
 
 def correction_digest(op: Op, incident_id: str, changes: dict[str, Any]) -> str:

@@ -228,7 +228,7 @@ class Case(Keyed):
 
 
 class Incident(Keyed):
-    """One dated act of one of the six kinds, in one case, citing at least one source."""
+    """One dated act of one of the kinds (ledger.domain.kinds), in one case, citing at least one source."""
 
     class Recorded(Aggregate.Created):
         case: str

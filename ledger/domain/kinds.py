@@ -16,7 +16,8 @@ This module imports nothing heavy: the command line builds its `record` commands
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -106,7 +107,7 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("arrest", "People detained by an authority.",
          (Role("authority", "Who arrested"), Role("person", "Who was arrested", many=True)),
          cameo="173", plover="COERCE", plover_mode="arrest",
-         details=(Detail("charge", "para", "What they are charged with, as reported; newlines allowed.", "Charge"),)),
+         details=(Detail("charge", "text", "What they are charged with, as reported.", "Charge"),)),
     Kind("designation", "A listing under a sanctions regime.",
          (Role("authority", "Who designated"), Role("subject", "Who or what was listed", many=True)),
          cameo="163", plover="SANCTION",
@@ -118,20 +119,54 @@ EVENT_CODES: dict[str, dict[str, str | None]] = {name: kind.codes for name, kind
 COMMON_FIELDS = ("on", "place", "country", "note", "sources")  # every incident's, besides its roles
 
 
-def _columns() -> dict[str, DetailType]:
+# What a role or a detail may not be called: what every incident has (its fields, its columns in
+# the read models, its JSON and CSV), the options every `record` command takes, and the
+# parameters of `ledger.api.Ledger.record`. A clash would store events no read could show.
+RESERVED = frozenset({
+    "id", "key", "case", "kind", "on", "precision", "status", "place", "country", "note", "sources", "roles",
+    "cameo", "plover", "plover_mode", "recorded_at", "recorded_by", "position", "case_id", "on_date", "on_start",
+    "precision_rank", "json", "help", "source", "claims", "disputed", "names", "history", "codes", "details",
+    # a detail is a column of the read models: none of SQL's reserved words
+    "all", "and", "any", "as", "asc", "between", "both", "by", "check", "collate", "column", "constraint",
+    "create", "cross", "current", "default", "desc", "distinct", "do", "else", "end", "except", "false", "fetch",
+    "for", "foreign", "from", "grant", "group", "having", "in", "index", "inner", "into", "is", "join", "leading",
+    "left", "like", "limit", "natural", "not", "null", "offset", "only", "or", "order", "outer", "primary",
+    "references", "returning", "right", "select", "some", "table", "then", "to", "trailing", "true", "union",
+    "unique", "user", "using", "values", "when", "where", "window", "with"})
+_NAME = re.compile(r"[a-z][a-z_]{0,30}\Z")
+
+
+def columns_of(kinds: Iterable[Kind]) -> dict[str, DetailType]:
     """Every kind's details, by name: one column each in the read models and the CSV. A name
-    two kinds share means one thing (the same type)."""
+    two kinds share means one thing (the same type). Refused at import, so a kind that would store
+    what no read can show never runs: a reserved or malformed name, a role and a detail (or a
+    role's plural field) of one name."""
+    kinds = list(kinds)
     out: dict[str, DetailType] = {}
-    for kind in KINDS.values():
+    roles = {name for kind in kinds for role in kind.roles for name in (role.name, role.field)}
+    for kind in kinds:
+        names = [*(n for role in kind.roles for n in {role.name, role.field}), *(d.name for d in kind.details)]
+        bad = next((n for n in [kind.name, *names] if n in RESERVED or not _NAME.match(n)), None)
+        if bad is not None:
+            raise TypeError(f"kind {kind.name}: {bad!r} is reserved or not a name (a-z and _)")
+        if len(set(names)) != len(names):
+            raise TypeError(f"kind {kind.name}: two of its roles and details share a name")
         for detail in kind.details:
+            if detail.name in roles:
+                raise TypeError(f"kind {kind.name}: detail {detail.name!r} is a role's name elsewhere")
             if out.setdefault(detail.name, detail.type) != detail.type:
-                raise TypeError(f"detail {detail.name!r} of {kind.name} is a {detail.type}, "
-                                f"elsewhere a {out[detail.name]}")
+                raise TypeError(f"detail {detail.name!r} of {kind.name} is {a(detail.type)}, "
+                                f"elsewhere {a(out[detail.name])}")
     return out
 
 
-DETAILS: dict[str, DetailType] = _columns()
+DETAILS: dict[str, DetailType] = columns_of(KINDS.values())
 ROLES: tuple[str, ...] = tuple(dict.fromkeys(role.name for kind in KINDS.values() for role in kind.roles))
+
+
+def a(word: str) -> str:
+    """The word with its indefinite article, as a message says it: a raid, an arrest."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def amendable_fields(kind: str) -> list[str]:
@@ -143,7 +178,7 @@ def amendable_fields(kind: str) -> list[str]:
 def shown_details(kind: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The kind's own fields that have a value, as a person reads them (reports, FtM): `label`,
     `text` (an amount with its thousands and its currency: `70,000 USD`; `plain` without the
-    thousands) and `para` (whether its text may run over several lines)."""
+    thousands), `para` (whether its text may run over several lines) and `amount`."""
     declared = KINDS[kind]
     units = {d.unit_of: d.name for d in declared.details if d.unit_of}
     out = []
@@ -156,5 +191,5 @@ def shown_details(kind: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         text = f"{value:,}{suffix}" if detail.type == "amount" else str(value)
         plain = f"{value}{suffix}" if detail.type == "amount" else str(value)
         out.append({"name": detail.name, "label": detail.label, "text": text, "plain": plain,
-                    "para": detail.type == "para"})
+                    "para": detail.type == "para", "amount": detail.type == "amount"})
     return out

@@ -8,8 +8,13 @@ from ledger.domain.kinds import DETAILS, EVENT_CODES, ROLES
 from projections.queries import Db, timeline
 
 ROLE_COLUMNS = list(ROLES)
-CSV_COLUMNS = ["id", "key", "case", "kind", "on", "precision", "status", "place", "country", "note", *DETAILS,
-               *ROLE_COLUMNS, "sources", "cameo", "plover", "plover_mode", "recorded_at", "recorded_by"]
+# The columns as the CSV was first published, in their places: spreadsheets and scripts read a CSV
+# by position, so they never move. The columns of what a kind declared since (an arrest's charge, a
+# designation's regime and entry) are appended after them, in the order they were declared.
+PUBLISHED = ["id", "key", "case", "kind", "on", "precision", "status", "place", "country", "note", "value", "currency",
+             "reason", "authority", "target", "item", "holder", "subject", "envoy", "sending_state", "post", "person",
+             "expelling_state", "sources", "cameo", "plover", "plover_mode", "recorded_at", "recorded_by"]
+CSV_COLUMNS = PUBLISHED + [c for c in (*DETAILS, *ROLE_COLUMNS) if c not in PUBLISHED]
 
 
 def chunks(db: Db, case: str | None = None) -> list[str]:
