@@ -48,6 +48,7 @@ COLUMNS = {
                   "on_date", "precision", "on_start", "precision_rank", "place", "country", "note", *DETAILS,
                   "sources", "roles"),
     "incident_roles": ("entity_id", "incident", "role"),
+    "incident_sources": ("source_id", "incident"),
     "corrections": ("position", "incident", "kind", "type", "changes", "old", "reason", "sources", "actor",
                     "recorded_at"),
 }
@@ -192,6 +193,7 @@ class Projector:
         self.pending["incidents"].append((incident_id(stream), e["case"], kind, e["key"], "active", _when(e),
                                           e["actor"], position, *incident_row(kind, fields)))
         self._write_roles(position, kind, fields)
+        self._write_sources(position, fields)
 
     def _incident_amended(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
         incident = incident_id(stream)
@@ -211,6 +213,10 @@ class Projector:
             self._execute_many(conn, f"DELETE FROM {self.t('incident_roles')} WHERE entity_id = :entity_id "
                                "AND incident = :incident AND role = :role", gone)
             self._write_roles(recorded, kind, fields)
+        if "sources" in e["changes"]:
+            self._execute(conn, f"DELETE FROM {self.t('incident_sources')} WHERE incident = :incident",
+                          {"incident": recorded})
+            self._write_sources(recorded, fields)
 
     def _incident_retracted(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
         incident = incident_id(stream)
@@ -226,6 +232,9 @@ class Projector:
 
     def _write_roles(self, incident: int, kind: str, fields: dict[str, Any]) -> None:
         self.pending["incident_roles"].extend(_role_rows(incident, kind, fields))
+
+    def _write_sources(self, incident: int, fields: dict[str, Any]) -> None:
+        self.pending["incident_sources"].extend((source, incident) for source in dict.fromkeys(fields["sources"]))
 
     # ------------------------------------------------------------------ stream lookups
 

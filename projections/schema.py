@@ -20,7 +20,7 @@ import zlib
 
 from ledger.domain.kinds import DETAILS
 
-VERSION = 3  # 3: the state remembers the chain hash at its position; corrections table
+VERSION = 4  # 3: the state remembers the chain hash at its position; corrections table; 4: incident_sources
 
 # one column for each detail an incident kind declares (ledger.domain.kinds), of its type's SQL type
 SQL_TYPES = {"text": "TEXT", "para": "TEXT", "amount": "FLOAT", "currency": "VARCHAR(3)"}
@@ -123,6 +123,11 @@ TABLES = {
     incident INTEGER NOT NULL,
     role VARCHAR(20) NOT NULL,
     PRIMARY KEY (entity_id, incident, role)){without_rowid}""",
+    # which sources an incident rests on, as it stands after corrections: looked up by source
+    "incident_sources": """(
+    source_id VARCHAR(80) NOT NULL,
+    incident INTEGER NOT NULL,
+    PRIMARY KEY (source_id, incident)){without_rowid}""",
 }
 
 # secondary indexes: a replay creates them once the fresh tables are full (one sort each), or as
