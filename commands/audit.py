@@ -15,10 +15,12 @@ HISTORY_COLUMNS = ["position", "stream", "version", "type", "recorded_at", "reco
 def attach(cli: click.Group) -> None:
     @cli.command("history")
     @click.argument("ident", metavar="[ID]", required=False)
+    @click.option("--as-of", "as_of", metavar="WHEN",
+                  help="A ledger position, or an ISO 8601 recording date or time: the events up to then.")
     @format_option
-    def history(ident: str | None, fmt: str) -> None:
+    def history(ident: str | None, as_of: str | None, fmt: str) -> None:
         """The stored events, in position order: all, or of one case, entity, source or incident."""
-        rows = current_ledger().history(ident)
+        rows = current_ledger().history(ident, as_of=as_of)
         broken = [r["position"] for r in rows if not r["verified"]]
         if broken:  # shown, since history is where one looks into it, but never without a warning
             shown = ", ".join(map(str, broken[:10])) + (f" and {len(broken) - 10} more" if len(broken) > 10 else "")

@@ -72,7 +72,7 @@ def _warn(warning: str) -> None:
 
 @cli.group(cls=LedgerGroup)
 def source() -> None:
-    """Add the sources that incidents cite."""
+    """Add, show and amend the sources that incidents cite."""
 
 
 @cli.group(cls=LedgerGroup)
@@ -91,6 +91,11 @@ def record() -> None:
 
 
 @cli.group(cls=LedgerGroup)
+def incident() -> None:
+    """Show one incident (`incidents` lists them)."""
+
+
+@cli.group(cls=LedgerGroup)
 def key() -> None:
     """Make signing keys and register them in the ledger."""
 
@@ -100,7 +105,7 @@ def policy() -> None:
     """Adopt a policy of the whole ledger (require-signatures)."""
 
 
-from commands import admin, audit, evidence, exporting, reads, writes  # noqa: E402  (they attach commands to the groups above)
+from commands import admin, asking, audit, evidence, exporting, reads, search, sources, writes  # noqa: E402  (they attach commands to the groups above)
 
 writes.attach(cli, source, entity, case, record)
 reads.attach(cli, entity, case)
@@ -109,6 +114,9 @@ exporting.attach(cli)
 exporting.attach_report(cli)
 evidence.attach(cli, key, policy)
 admin.attach(cli)
+sources.attach(cli, source)
+asking.attach(cli, incident)
+search.attach(cli)
 
 
 def main() -> None:

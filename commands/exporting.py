@@ -69,11 +69,13 @@ def attach(cli: click.Group) -> None:
     @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="jsonl", show_default=True)
     @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout.")
     @click.option("--case", "case_id", help="Only this case, with the sources and entities it needs.")
-    def export(fmt: str, output: str | None, case_id: str | None) -> None:
+    @click.option("--as-of", "as_of", metavar="WHEN",
+                  help="A ledger position or ISO 8601 recording time: the ledger as it stood then.")
+    def export(fmt: str, output: str | None, case_id: str | None, as_of: str | None) -> None:
         """Export as JSON Lines for `ledger import`, FollowTheMoney entities, or CSV."""
         from commands.output import current_ledger
 
-        write_out(current_ledger().export(fmt, case_id), output)
+        write_out(current_ledger().export(fmt, case_id, as_of), output)
 
 
 def attach_report(cli: click.Group) -> None:

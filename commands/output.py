@@ -6,7 +6,7 @@ Data goes to stdout, messages to stderr.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -77,9 +77,11 @@ def _flat(value: Any) -> Any:
     return value
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
-    """A table for people on stdout, as wide as the terminal (80 columns when stdout is not one)."""
-    click.echo("\n".join(render(rows, columns, terminal_width(), title)))
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None,
+          shared: Collection[str] = ()) -> None:
+    """A table for people on stdout, as wide as the terminal (80 columns when stdout is not one);
+    `shared`: lists that name entities (`render`)."""
+    click.echo("\n".join(render(rows, columns, terminal_width(), title, shared)))
 
 
 def terminal_width() -> int:
@@ -150,10 +152,13 @@ class Progress:
 # several, one a line), LISTS (ids separated by spaces: wrapped between them, never inside one)
 # and free TEXT (wrapped at spaces; a word wider than the column is broken). The table takes
 # the terminal's width: each column its natural width when all fit, else the text columns wrap.
+# A list that names entities (an incident's `roles`: `authority: Chiba Prefectural Police
+# (chiba-police)`), given as `shared`, is wrapped as a list, never inside a word, but shares the
+# room left with the text columns instead of taking its natural width first.
 # When even the narrowest layout does not fit, each row becomes a block of `field  value` lines.
 
 LISTS = {"roles", "sources", "aliases", "merged_from", "cases", "identifiers"}
-TEXT = {"title", "name", "note", "summary", "reason", "place", "data", "publisher"}
+TEXT = {"title", "name", "note", "summary", "reason", "place", "data", "publisher", "label"}
 GAP = "  "
 TEXT_MIN = 10
 
@@ -170,7 +175,10 @@ def cell_text(value: Any) -> str:
         value = ", ".join(map(str, value))
     elif not isinstance(value, str):
         value = str(value)
-    return terminal(value, cell=True)
+    text: str = value
+    if "\n" in text and all(line.isprintable() for line in text.split("\n")):
+        return text  # several lines, none with anything to escape: checked in C, line by line
+    return terminal(text, cell=True)
 
 
 def width(text: str) -> int:
@@ -233,7 +241,8 @@ def _pad(text: str, room: int) -> str:
     return text + " " * (room - width(text))
 
 
-def render(rows: Sequence[dict[str, Any]], columns: Sequence[str], room: int, title: str | None = None) -> list[str]:
+def render(rows: Sequence[dict[str, Any]], columns: Sequence[str], room: int, title: str | None = None,
+           shared: Collection[str] = ()) -> list[str]:
     """The lines of a table of `rows` (dicts) in `columns`, at most `room` wide if it can be done
     without breaking an id, a key or a date; else the vertical layout."""
     cells = [[v if type(v) is str and v.isprintable() else cell_text(v) for v in map(row.get, columns)]
@@ -258,7 +267,7 @@ def render(rows: Sequence[dict[str, Any]], columns: Sequence[str], room: int, ti
         widths = list(least)
         spare = room_left - sum(least)
         for i, name in enumerate(columns):
-            if name not in TEXT:
+            if name not in TEXT and name not in shared:
                 grant = min(natural[i] - widths[i], spare)
                 widths[i] += grant
                 spare -= grant

@@ -19,10 +19,24 @@ ENTITY_COLUMNS = ["id", "name", "kind"]
 
 
 def _with_key(inc: dict[str, Any]) -> dict[str, Any]:
-    """An incident row for a table: its id, and its key on the line below when it has one."""
+    """An incident row for a table: its id, and its key on the line below when it has one; each
+    entity in its roles as `name (id)` when the read gave `"names"`."""
     row = dict(inc)
     row[ID_KEY] = f"{inc['id']}\n{inc['key']}" if inc.get("key") else inc["id"]
+    if inc.get("names"):
+        names = inc["names"]
+        row["roles"] = {role: [named(ref, names) for ref in refs] for role, refs in inc["roles"].items()}
     return row
+
+
+def named(ref: str, names: dict[str, str]) -> str:
+    """An entity as a person reads it: `Chiba Prefectural Police (chiba-police)`, `Japan (JP)`; its
+    id alone when there is no name. Escaped for the terminal, a newline in it too (`\\n`), so a
+    name cannot start a line of its own in a table cell."""
+    from ledger.escaping import terminal
+
+    name = names.get(ref)
+    return f"{terminal(name)} ({terminal(ref)})" if name else terminal(ref)
 
 
 def _timeline_csv(inc: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +61,7 @@ def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
     @json_option
     def case_show(case_id: str, as_of: str | None, as_json: bool) -> None:
         """Show a case, its incidents and the entities in them."""
-        emit(current_ledger().case(case_id, as_of=as_of), as_json, _show_case)
+        emit(current_ledger().case(case_id, as_of=as_of, names=not as_json), as_json, _show_case)
 
     @cli.command("entities")
     @click.option("--kind", type=click.Choice(["person", "organization", "vehicle", "vessel", "goods", "place",
@@ -60,12 +74,13 @@ def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
                   flat_columns=["id", "kind", "name"])
 
     @entity.command("show")
-    @click.argument("entity_id", metavar="ENTITY_ID")
+    @click.argument("entity_id", metavar="ENTITY_ID|NAME")
     @as_of_option
     @json_option
     def entity_show(entity_id: str, as_of: str | None, as_json: bool) -> None:
-        """Show an entity, what it was merged from, and its incidents."""
-        emit(current_ledger().entity(entity_id, as_of=as_of), as_json, _show_entity)
+        """Show an entity, what it was merged from, and its incidents. By id, or by a name or alias
+        that names exactly one entity (case, accents and spelling variants aside)."""
+        emit(current_ledger().entity(entity_id, as_of=as_of, names=not as_json), as_json, _show_entity)
 
     @cli.command("timeline")
     @click.option("--case", "case_id", help="Only this case's incidents.")
@@ -78,8 +93,10 @@ def attach(cli: click.Group, entity: click.Group, case: click.Group) -> None:
         """Incidents in the order they happened."""
         from ledger.export.delimited import CSV_COLUMNS
 
-        rows = current_ledger().timeline(case_id, entity_id, include_retracted=include_retracted, as_of=as_of)
-        emit_rows(rows, fmt, INCIDENT_COLUMNS, human=lambda rs: table([_with_key(r) for r in rs], INCIDENT_COLUMNS),
+        rows = current_ledger().timeline(case_id, entity_id, include_retracted=include_retracted, as_of=as_of,
+                                         names=fmt == "table")
+        emit_rows(rows, fmt, INCIDENT_COLUMNS,
+                  human=lambda rs: table([_with_key(r) for r in rs], INCIDENT_COLUMNS, shared=["roles"]),
                   flat_columns=CSV_COLUMNS, flatten=_timeline_csv)
 
 
@@ -107,7 +124,7 @@ def _show_case(doc: dict[str, Any]) -> None:
         texts = [f"{d['label']}: {d['text']}" for d in details if not d["amount"]]
         row["note"] = "\n".join([*texts, *([inc["note"]] if inc.get("note") else [])]) or None
         rows.append(row)
-    table(rows, [ID_KEY, "on", "kind", "status", "roles", "sources", "note"], title="Incidents")
+    table(rows, [ID_KEY, "on", "kind", "status", "roles", "sources", "note"], title="Incidents", shared=["roles"])
     table(doc["entities"], ["id", "name", "kind", "roles"], title="Entities")
     click.echo(f"as of ledger position {doc['position']}")
 
@@ -116,12 +133,14 @@ def _show_entity(doc: dict[str, Any]) -> None:
     from ledger.escaping import terminal
 
     click.echo(f"{terminal(doc['id'])} ({terminal(doc['kind'])}): {terminal(doc['name'])}")
+    names = doc.get("names") or {}
     for label in ("aliases", "merged_from", "cases"):
         if doc.get(label):
-            click.echo(f"{label.replace('_', ' ')}: {', '.join(map(terminal, doc[label]))}")
+            shown = (named(i, names) for i in doc[label]) if label == "merged_from" else map(terminal, doc[label])
+            click.echo(f"{label.replace('_', ' ')}: {', '.join(shown)}")
     if doc.get("identifiers"):
         click.echo("identifiers: " + ", ".join(f"{terminal(k)}={terminal(v)}" for k, v in doc["identifiers"].items()))
     if doc.get("country"):
-        click.echo(f"country: {terminal(doc['country'])}")
+        click.echo(f"country: {named(doc['country'], names)}")
     table(doc["incidents"], ["id", "on", "kind", "role", "case", "status"], title="Incidents")
     click.echo(f"as of ledger position {doc['position']}")

@@ -489,11 +489,13 @@ class Ledger:
 
         return self._query(queries.cases, status, as_of=as_of)
 
-    def case(self, case: str, *, as_of: str | int | None = None) -> dict[str, Any]:
-        """A case, its incidents and the entities in them; `position`: the ledger's it answers at."""
+    def case(self, case: str, *, as_of: str | int | None = None, names: bool = False) -> dict[str, Any]:
+        """A case, its incidents and the entities in them; `position`: the ledger's it answers at.
+        `names`: each incident also has `"names"`, {ENTITY_ID: name} for the entities in its roles
+        (a merged duplicate under the name of the entity it was merged into), for people to read."""
         from projections import queries
 
-        return self._query(queries.case_show, case, as_of=as_of)
+        return self._query(queries.case_show, case, names, as_of=as_of)
 
     def entities(self, kind: str | None = None, *, as_of: str | int | None = None) -> list[dict[str, Any]]:
         """Entities (merged duplicates left out) and the countries in a role."""
@@ -501,26 +503,155 @@ class Ledger:
 
         return self._query(queries.entities, kind, as_of=as_of)
 
-    def entity(self, entity: str, *, as_of: str | int | None = None) -> dict[str, Any]:
-        """An entity, what was merged into it, and its incidents."""
+    def entity(self, entity: str, *, as_of: str | int | None = None, names: bool = False) -> dict[str, Any]:
+        """An entity, what was merged into it, and its incidents. `names`: also `"names"`, each
+        duplicate merged into it by its own name and its country by the country's name."""
         from projections import queries
 
-        return self._query(queries.entity_show, entity, as_of=as_of)
+        def read(db: Db, entity: str) -> dict[str, Any]:
+            found = queries.entity_show(db, entity)
+            if names:
+                found["names"] = queries.entity_names(db, found)
+            return found
+
+        return self._query(read, entity, as_of=as_of)
 
     def timeline(self, case: str | None = None, entity: str | None = None, *, include_retracted: bool = False,
-                 as_of: str | int | None = None) -> list[dict[str, Any]]:
+                 as_of: str | int | None = None, names: bool = False) -> list[dict[str, Any]]:
         """Incidents in the order they happened: all, a case's, or those an entity (or a
-        duplicate merged into it) is in."""
+        duplicate merged into it) is in. `names`: each with `"names"`, as `case` gives them."""
         from projections import queries
 
-        return self._query(queries.timeline, case, entity, include_retracted, as_of=as_of)
+        return self._query(queries.timeline, case, entity, include_retracted, names, as_of=as_of)
 
-    def history(self, ident: str | None = None) -> list[dict[str, Any]]:
+    def history(self, ident: str | None = None, *, as_of: str | int | None = None) -> list[dict[str, Any]]:
         """The stored events in position order, all or of one case, entity, source, key or
-        incident, each with its hash and whether its chain link holds (`verified`)."""
+        incident, each with its hash and whether its chain link holds (`verified`); `as_of`: only
+        those up to that position (or recording time)."""
         from ledger.app.history import history
 
-        return history(self.application(), ident)
+        upto = self.position_at(as_of) if as_of is not None else None
+        return history(self.application(), ident, upto=upto)
+
+    # ------------------------------------------------------------------ asking the ledger: incidents, stats
+
+    def incidents(self, *, case: str | Iterable[str] | None = None, kind: str | Iterable[str] | None = None,
+                  entity: str | Iterable[str] | None = None, role: str | Iterable[str] | None = None,
+                  country: str | Iterable[str] | None = None, source: str | Iterable[str] | None = None,
+                  min_grade: str | None = None, date_from: str | None = None, date_to: str | None = None,
+                  within: bool = False, status: str | Iterable[str] | None = None, text: str | None = None,
+                  recorded_since: str | int | None = None, sort: str = "on", limit: int | None = None,
+                  offset: int | None = None, as_of: str | int | None = None,
+                  names: bool = False) -> list[dict[str, Any]]:
+        """INCIDENTs that pass every filter given (a list is any of its values; different filters
+        all hold), in timeline order or `sort` (`on`, `-on`, `recorded`, `-recorded`), paged.
+        `entity` follows merges; `country` is the incident's or one filling a role; `date_from` /
+        `date_to` (`--from`/`--to`): the incident's date range overlaps theirs, or with `within`
+        lies inside it; `min_grade` (`B2`): one of its sources graded that well; `status`:
+        `active`, `amended`, `retracted` (left out unless asked for), `disputed`; `text`: words in
+        its text and the names of the entities in its roles; `recorded_since`: a position (what
+        came after it) or an ISO 8601 recording date or time. `names`: each with `"names"`, as
+        `case` gives them."""
+        from projections import asking
+
+        found = asking.filters(case=case, kind=kind, entity=entity, role=role, country=country, source=source,
+                               min_grade=min_grade, date_from=date_from, date_to=date_to, within=within,
+                               status=status, text=text, recorded_since=recorded_since)
+        return self._query(asking.incidents, found, sort, limit, offset, names, as_of=as_of)
+
+    def incident(self, ref: str, *, as_of: str | int | None = None) -> dict[str, Any]:
+        """One INCIDENT by id or key (retracted ones too), with `"names"` ({ENTITY_ID: name} for
+        the entities in its roles), `"history"` (its events, as `history` gives them) and
+        `"position"`."""
+        from ledger.app.history import history
+        from projections import asking
+
+        with self._reading(as_of) as (db, position):
+            found = asking.incident_show(db, ref)
+        found["history"] = history(self.application(), found["id"], upto=position)
+        found["position"] = position
+        return found
+
+    def stats(self, by: str = "kind", *, limit: int | None = None, offset: int | None = None,
+              as_of: str | int | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """Incidents counted by `kind`, `country`, `year`, `case`, `source` or `actor`:
+        `{"key", "incidents", "first", "last"}`, most first (years in order); retracted ones count
+        nowhere. `filters`: those of `incidents`, to count only some."""
+        from projections import asking
+
+        return self._query(asking.stats, by, asking.filters(**filters), limit, offset, as_of=as_of)
+
+    def tables(self) -> Any:
+        """The read models' tables of the live generation as SQLAlchemy Core tables, by short name
+        (`incidents`, `cases`, `entities`, `sources`, `incident_roles`, ...), for `select(...)`;
+        run it on `engine()`. A replay moves to a new generation: ask again after one."""
+        from projections.tables import read_tables
+
+        with self._reading(None) as (db, _position):
+            return read_tables(db.generation)
+
+    def engine(self) -> Any:
+        """A SQLAlchemy engine whose connections read this ledger's read models (caught up now;
+        on PostgreSQL in their own schema, as the ledger's reads see them), for
+        `pandas.read_sql(select(...), ledger.engine())`. Read them only: the projector writes them."""
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        from projections.database import connect
+
+        self._live()
+        settings = self.settings
+        url = "sqlite://" if settings.backend == "sqlite" else "postgresql+psycopg://"
+        return create_engine(url, creator=lambda: connect(settings, read_only=True), poolclass=NullPool)
+
+    # ------------------------------------------------------------------ asking the ledger: sources, links
+
+    def sources(self, *, publisher: str | None = None, min_grade: str | None = None, limit: int | None = None,
+                offset: int | None = None, as_of: str | int | None = None) -> list[dict[str, Any]]:
+        """Sources by id, as they stand after amendments: `{"id", "publisher", "title", "url",
+        "published", "reliability", "credibility", "cited_by"}` (`cited_by`: the incidents not
+        retracted that rest on it). `publisher`: words of the publisher's name, case, accents and
+        punctuation aside; `min_grade` (`B2`): graded at least that well; paged."""
+        from projections import asking
+
+        return self._query(asking.sources, publisher, min_grade, limit, offset, as_of=as_of)
+
+    def source(self, source: str, *, as_of: str | int | None = None) -> dict[str, Any]:
+        """One source as `sources` gives it, with `"incidents"` (ids, timeline order, retracted
+        ones left out), `"amendments"`, `"claims"` and `"position"`."""
+        from projections import asking
+
+        return self._query(asking.source_show, source, as_of=as_of)
+
+    def amend_source(self, source: str, *, reason: str, set: Mapping[str, Any], key: str | None = None) -> Written:
+        """Correct a source's fields (`publisher`, `title`, `url`, `published`, `reliability`,
+        `credibility`; an empty value clears an optional one): a new event, validated as `add_source`
+        validates a source; refused when it changes nothing."""
+        return self.write("source.amend", id=source, reason=reason, set=dict(set), key=key)
+
+    def links(self, entity: str, *, depth: int = 1, cases: str | Iterable[str] | None = None,
+              limit: int | None = None, offset: int | None = None,
+              as_of: str | int | None = None) -> list[dict[str, Any]]:
+        """The entities that share incidents (not retracted; of `cases` when given) with `entity`,
+        merges followed, and at depth 2 theirs: `{"id", "name", "kind", "incidents", "cases",
+        "roles", "first", "last", "depth", "via"}`, nearer first, then most shared, then by id."""
+        from projections import asking
+
+        return self._query(asking.links, entity, depth, cases, limit, offset, as_of=as_of)
+
+    # ------------------------------------------------------------------ asking the ledger: search
+
+    def search(self, text: str, types: str | Iterable[str] = (), *, limit: int | None = 20, offset: int | None = 0,
+               as_of: str | int | None = None) -> list[dict[str, Any]]:
+        """What matches every word of `text`, best first: names, aliases and ids of entities,
+        titles of cases and sources, the text of incidents and the names of the entities in their
+        roles (retracted incidents left out), without regard to case, accents, script or the
+        spelling of a name (`han thae-song` finds Han Tae-song). Each `{"type", "id", "label",
+        "field", "score"}`; `types`: only these (`entity`, `case`, `source`, `incident`)."""
+        from projections import search
+
+        wanted = [types] if isinstance(types, str) else list(types)
+        return self._query(search.search, text, wanted, limit, offset, as_of=as_of)
 
     # ------------------------------------------------------------------ audit and upkeep
 
@@ -622,10 +753,11 @@ class Ledger:
             with read_models.reading() as (db, _position):
                 yield db, position, head, receipt
 
-    def export(self, fmt: str = "jsonl", case: str | None = None) -> list[str]:
+    def export(self, fmt: str = "jsonl", case: str | None = None, as_of: str | int | None = None) -> list[str]:
         """The ledger (or one case, with the sources and entities it needs) as text, in chunks to
         be written one after the other: JSON Lines for `import_lines` (one line each), FollowTheMoney
-        entities (JSON Lines), or CSV. Made only from a log that verifies."""
+        entities (JSON Lines), or CSV. Made only from a log that verifies; `as_of`: from the log up
+        to that position (or recording time)."""
         import json
 
         if fmt not in EXPORT_FORMATS:
@@ -636,11 +768,11 @@ class Ledger:
 
             app = self.application()
             self._live()  # the read models' check: a log cut or rewritten under them is refused
-            position = app.recorder.max_notification_id() or 0
+            position = app.position_at(str(as_of)) if as_of is not None else (app.recorder.max_notification_id() or 0)
             head = verified_head(app, position)  # refused, before any output, unless it holds
             return [json.dumps(op, ensure_ascii=False) + "\n"  # that log, not a later one
                     for op in export_ops(app, case, upto=position, head=head)]
-        with self._from_the_log(None) as (db, _position, _head, _receipt):
+        with self._from_the_log(as_of) as (db, _position, _head, _receipt):
             if case is not None:
                 from projections.queries import case_show
 

@@ -201,6 +201,20 @@ def dialect(conn: Any) -> str:
     return SQLITE if isinstance(conn, sqlite3.Connection) else POSTGRESQL
 
 
+@lru_cache(maxsize=2)
+def statement_dialect(dialect: str) -> Any:
+    """The SQLAlchemy dialect that a list read's statement (`projections.asking`) is compiled for,
+    to run on this dialect's bare connection: in its driver's paramstyle, sqlite3's named or
+    psycopg's pyformat. SQLAlchemy is imported here, when a list read first asks, never before."""
+    if dialect == SQLITE:
+        from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+
+        return SQLiteDialect_pysqlite(paramstyle="named")
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+    return PGDialect_psycopg()  # type: ignore[no-untyped-call]
+
+
 # ---------------------------------------------------------------------- placeholders
 
 # `:name`, not a cast (`::text`) nor a time in a literal (`12:30`)
@@ -372,3 +386,25 @@ def damage(error: BaseException) -> bool:
         return _sqlite_code(error) in _SQLITE_DAMAGE
     state = getattr(error, "sqlstate", None) or ""
     return state.startswith(_PG_DAMAGE) and state not in _PG_NOT_DAMAGE
+
+
+# ---------------------------------------------------------------------- full-text tables (SQLite's FTS5)
+#
+# The search index's full-text tables on SQLite (projections.schema.FULL_TEXT) take their rows from
+# the projector beside the tables they index; PostgreSQL's GIN indexes keep themselves.
+
+FTS5_KEY = "rowid"  # an FTS5 table's key: here, the position of the row it indexes
+
+
+def fts5_insert(table: str, columns: Sequence[str]) -> str:
+    """The insert of new rows into an FTS5 table, for executemany: (key, *columns), positional."""
+    return f"INSERT INTO {table} ({FTS5_KEY}, {', '.join(columns)}) VALUES (?{', ?' * len(columns)})"
+
+
+def fts5_replace(table: str, columns: Sequence[str]) -> tuple[str, str]:
+    """One row's terms out of an FTS5 table whose content is another table (its 'delete', given the
+    values it was indexed with), and its new terms in: two statements, with `:position` and the
+    values as `:v0`, `:v1`..."""
+    names, marks = ", ".join(columns), ", ".join(f":v{n}" for n in range(len(columns)))
+    return (f"INSERT INTO {table} ({table}, {FTS5_KEY}, {names}) VALUES ('delete', :position, {marks})",
+            f"INSERT INTO {table} ({FTS5_KEY}, {names}) VALUES (:position, {marks})")

@@ -23,8 +23,9 @@ import orjson
 from ledger.domain.kinds import DETAILS, KINDS
 from ledger.domain.values import PRECISIONS, range_start
 from ledger.domain.vocabulary import TOPIC
-from projections.database import SQLITE, execute_many, fetch, insert_rows
-from projections.schema import table_name
+from projections import terms
+from projections.database import SQLITE, execute_many, fetch, fts5_insert, fts5_replace, insert_rows
+from projections.schema import FTS_TABLES, table_name
 
 
 class Stored(NamedTuple):
@@ -46,9 +47,11 @@ COLUMNS = {
     "case_status": ("case_id", "position", "status", "previous", "reason", "recorded_at", "recorded_by"),
     "incidents": ("id", "case_id", "kind", "key", "status", "recorded_at", "recorded_by", "position",
                   "on_date", "precision", "on_start", "precision_rank", "place", "country", "note", *DETAILS,
-                  "sources", "roles"),
+                  "sources", "roles", "words"),
     "incident_roles": ("entity_id", "incident", "role"),
     "incident_sources": ("source_id", "incident"),
+    "search_names": ("position", "type", "words", "sounds"),
+    "source_amendments": ("position", "source_id", "changes", "old", "reason", "actor", "recorded_at"),
     "corrections": ("position", "incident", "kind", "type", "changes", "old", "reason", "sources", "actor",
                     "recorded_at"),
 }
@@ -83,6 +86,7 @@ class Projector:
         self.pending: dict[str, list[tuple[Any, ...]]] = {name: [] for name in COLUMNS}
         self.handlers: dict[str, Callable[[Any, int, str, dict[str, Any]], None]] = {
             TOPIC + "Source.Added": self._source_added,
+            TOPIC + "Source.Amended": self._source_amended,
             TOPIC + "Entity.Added": self._entity_added,
             TOPIC + "Entity.AliasAdded": self._alias_added,
             TOPIC + "Entity.MergedInto": self._merged_into,
@@ -129,6 +133,8 @@ class Projector:
             if rows:
                 cursor = cursor or conn.cursor()
                 insert_rows(cursor, self.dialect, self.t(name), COLUMNS[name], rows)
+                if name in FTS_TABLES:
+                    self._full_text(cursor, name, rows)
                 rows.clear()
         if cursor is not None:
             cursor.close()
@@ -155,18 +161,38 @@ class Projector:
         self._stream(stream, "source", ref)
         self.pending["sources"].append((ref, d["publisher"], d["title"], d.get("url"), d.get("published"),
                                         d.get("reliability"), d.get("credibility"), position))
+        self._index_source(conn, ref, d["title"], position)
+
+    def _source_amended(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
+        ref, changes = self._ref(conn, stream), e["changes"]
+        names = [name for name in COLUMNS["sources"][1:-1] if name in changes]  # the fields a source has
+        if not names:
+            raise ValueError("an amendment of a source that sets none of its fields")
+        (*before,), = self._execute(conn, f"SELECT {', '.join(names)} FROM {self.t('sources')} WHERE id = :id",
+                                    {"id": ref})
+        old = dict(zip(names, before, strict=True))
+        self._execute(conn, f"UPDATE {self.t('sources')} SET {', '.join(f'{n} = :{n}' for n in names)} "
+                      "WHERE id = :id", {**{n: changes[n] for n in names}, "id": ref})
+        self.pending["source_amendments"].append((position, ref, _dumps(changes), _dumps(old), e["reason"],
+                                                  e.get("actor"), _when(e)))
+        # a read model kept on a source's fields elsewhere (search: its title) hears of the change
+        changed = getattr(self, "_source_changed", None)
+        if changed is not None:
+            changed(conn, ref, {n: changes[n] for n in names})
 
     def _entity_added(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
         d, ref = e["data"], e["entity_id"]
         self._stream(stream, "entity", ref)
         self.pending["entities"].append((ref, d["kind"], d["name"], d.get("country"), _dumps(d.get("aliases") or []),
                                          _dumps(d.get("identifiers") or {}), position))
+        self._index_entity(position, ref, d)
 
     def _alias_added(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
         ref = self._ref(conn, stream)
         (aliases,), = self._execute(conn, f"SELECT aliases FROM {self.t('entities')} WHERE id = :id", {"id": ref})
         self._execute(conn, f"UPDATE {self.t('entities')} SET aliases = :aliases WHERE id = :id",
                       {"aliases": _dumps([*orjson.loads(aliases), e["alias"]]), "id": ref})
+        self._index_alias(conn, ref, e["alias"])
 
     def _merged_into(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
         self._execute(conn, f"UPDATE {self.t('entities')} SET merged_into = :survivor, merge_reason = :reason "
@@ -178,6 +204,7 @@ class Projector:
         self._stream(stream, "case", ref)
         self.pending["cases"].append((ref, d["title"], "open", d.get("jurisdiction"), d.get("regime"),
                                       d.get("summary"), _when(e), e["actor"], position))
+        self._index_case(position, ref, d["title"])
 
     def _status_changed(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
         ref = self._ref(conn, stream)
@@ -236,6 +263,73 @@ class Projector:
     def _write_sources(self, incident: int, fields: dict[str, Any]) -> None:
         self.pending["incident_sources"].extend((source, incident) for source in dict.fromkeys(fields["sources"]))
 
+    # ------------------------------------------------------------------ the search index (projections.terms)
+
+    def _index_entity(self, position: int, ref: str, d: dict[str, Any]) -> None:
+        names = (d["name"], *(d.get("aliases") or ()))
+        self.pending["search_names"].append((position, "entity", terms.words_text((*names, ref)),
+                                             terms.sounds_text(names)))
+
+    def _index_alias(self, conn: Any, ref: str, alias: str) -> None:
+        position = self._position(conn, "entities", ref)
+        self._reindex(conn, "search_names", position, lambda words, sounds: (
+            f"{words} {terms.words_text((alias,))}".strip(), f"{sounds} {terms.sounds_text((alias,))}".strip()))
+
+    def _index_case(self, position: int, ref: str, title: str) -> None:
+        self.pending["search_names"].append((position, "case", terms.words_text((title, ref)),
+                                             terms.sounds_text((title,))))
+
+    def _index_source(self, conn: Any, source_id: str, title: str, position: int | None = None) -> None:
+        """A source's title in the search index: a new source's (`position`, that of the event that
+        added it), or, without one, the new title of a source already there (`source amend`)."""
+        words, sounds = terms.words_text((title, source_id)), terms.sounds_text((title,))
+        if position is not None:
+            self.pending["search_names"].append((position, "source", words, sounds))
+        else:
+            position = self._position(conn, "sources", source_id)
+            self._reindex(conn, "search_names", position, lambda *_: (words, sounds))
+
+    def _source_changed(self, conn: Any, source_id: str, changes: dict[str, Any]) -> None:
+        """Called by `_source_amended` with the fields an amendment set."""
+        if "title" in changes:
+            self._index_source(conn, source_id, changes["title"])
+
+    def _position(self, conn: Any, table: str, ref: str) -> int:
+        """The position of the event that added an entity, case or source: its search index row's."""
+        (position,), = self._execute(conn, f"SELECT position FROM {self.t(table)} WHERE id = :id", {"id": ref})
+        return int(position)
+
+    def _reindex(self, conn: Any, index: str, position: int, new: Callable[..., tuple[str, ...]]) -> None:
+        """Replace the terms of one row of search_names (`index`), `new(*old terms)` making them
+        from the old, in its SQLite full-text table too."""
+        columns = _FULL_TEXT_COLUMNS[index]
+        (*old,), = self._execute(conn, f"SELECT {', '.join(columns)} FROM {self.t(index)} "
+                                 "WHERE position = :position", {"position": position})
+        values = new(*old)
+        if self.dialect == SQLITE:
+            self._full_text_replace(conn, index, position, columns, tuple(old), values)
+        assignments = ", ".join(f"{c} = :v{n}" for n, c in enumerate(columns))
+        self._execute(conn, f"UPDATE {self.t(index)} SET {assignments} WHERE position = :position",
+                      {"position": position, **{f"v{n}": v for n, v in enumerate(values)}})
+
+    def _full_text_replace(self, conn: Any, index: str, position: int, columns: tuple[str, ...],
+                           old: tuple[Any, ...], new: tuple[Any, ...]) -> None:
+        """SQLite: one row's terms out of a full-text table, with the values it was given (the
+        'delete' of an FTS5 table whose content is another table), and its new terms in. (The
+        table is there: a lookup made the indexes first.)"""
+        out, into = fts5_replace(self.t(FTS_TABLES[index]), columns)
+        self._execute(conn, out, {"position": position, **{f"v{n}": v for n, v in enumerate(old)}})
+        self._execute(conn, into, {"position": position, **{f"v{n}": v for n, v in enumerate(new)}})
+
+    def _full_text(self, cursor: Any, index: str, rows: list[tuple[Any, ...]]) -> None:
+        """New rows of search_names into SQLite's full-text table too, once it is there (a replay
+        makes it at the end, from the whole table, or at its first lookup); PostgreSQL's GIN
+        indexes keep themselves. (An incident's words are its row's: `incident_row`.)"""
+        if self.dialect == SQLITE and self.before_lookup is None:
+            columns, at = _FULL_TEXT_COLUMNS[index], _FULL_TEXT_AT[index]
+            cursor.executemany(fts5_insert(self.t(FTS_TABLES[index]), columns),
+                               [tuple(row[i] for i in at) for row in rows])
+
     # ------------------------------------------------------------------ stream lookups
 
     def _stream(self, stream: str, kind: str, ref: str) -> None:
@@ -250,6 +344,20 @@ class Projector:
                                     {"stream": stream})
             self.refs[stream] = ref
         return ref
+
+
+# the columns of each table SQLite's full-text tables index, and where its position and they are in a row
+_FULL_TEXT_COLUMNS = {"search_names": ("words", "sounds")}
+_FULL_TEXT_AT = {name: tuple(COLUMNS[name].index(c) for c in ("position", *columns))
+                 for name, columns in _FULL_TEXT_COLUMNS.items()}
+# an incident's fields whose words the search index holds: its note, place and text details
+_TEXT_FIELDS = ("note", "place", *(name for name, kind in DETAILS.items() if kind in ("text", "para")))
+
+
+def incident_words(fields: dict[str, Any]) -> str:
+    """The words of an incident's note, place and text details (a reason, a charge...), as the
+    search index holds them (names of the entities in its roles are found through the entities)."""
+    return terms.words_text(map(fields.get, _TEXT_FIELDS))
 
 
 def _plain_number(value: Any) -> Any:
@@ -276,7 +384,7 @@ def incident_row(kind: str, fields: dict[str, Any]) -> tuple[Any, ...]:
         if refs:
             roles[role] = refs
     return (on, precision, _start(on, precision), _RANK[precision], get("place"), get("country"), get("note"),
-            *map(get, DETAILS), _dumps(get("sources") or []), _dumps(roles))
+            *map(get, DETAILS), _dumps(get("sources") or []), _dumps(roles), incident_words(fields))
 
 
 def stored_fields(row: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from ledger.domain.kinds import DETAILS, KINDS
@@ -94,6 +95,56 @@ def _entity_names(db: Db, ids: set[str]) -> dict[str, tuple[str, str]]:
     return found
 
 
+NAMES_AT_ONCE = 5000  # ids in one IN list: well under SQLite's and PostgreSQL's limits on parameters
+
+
+def names_of(db: Db, ids: Iterable[str]) -> dict[str, str]:
+    """Each entity id to the name a person reads beside it: a country's name (`JP`: Japan), an
+    entity's name, and for a merged duplicate the name of the entity it was merged into (the id
+    stays as recorded). One query for up to 5,000 ids, and one more per step of a merge chain;
+    an id the read models do not hold is left out."""
+    out: dict[str, str] = {}
+    users = []
+    for i in set(ids):
+        if not is_country_ref(i):
+            users.append(i)
+        elif (country := _country_or_none(i)) is not None:
+            out[i] = country
+    known: dict[str, tuple[str, str | None]] = {}  # id -> (name, merged_into)
+    frontier = sorted(users)
+    while frontier:
+        for at in range(0, len(frontier), NAMES_AT_ONCE):
+            rows = db.rows(f"SELECT id, name, merged_into FROM {db.t('entities')} WHERE id IN (:ids)",
+                           ids=frontier[at:at + NAMES_AT_ONCE])
+            known.update((r["id"], (r["name"], r["merged_into"])) for r in rows)
+        frontier = sorted({into for _name, into in known.values() if into is not None} - set(known))
+    for i in users:
+        seen, current = {i}, i
+        while current in known:
+            into = known[current][1]
+            if into is None or into not in known or into in seen:
+                break
+            current = into
+            seen.add(current)
+        if current in known:
+            out[i] = known[current][0]
+    return out
+
+
+def _country_or_none(code: str) -> str | None:
+    try:
+        return country_name(code)
+    except ValueError:
+        return None
+
+
+def named(incidents: list[dict[str, Any]], names: dict[str, str]) -> None:
+    """Give each incident `"names"`, {ENTITY_ID: name} for the entities in its roles (as
+    `names_of` gives them), for the views people read; the JSON of a read leaves it out."""
+    for inc in incidents:
+        inc["names"] = {ref: names[ref] for refs in inc["roles"].values() for ref in refs if ref in names}
+
+
 def survivors_of(db: Db, ids: set[str]) -> dict[str, str]:
     """Each id to the entity it was (eventually) merged into, or itself. Looks up only these
     ids and their merge chains: a read does not grow with the ledger."""
@@ -114,7 +165,9 @@ def survivors_of(db: Db, ids: set[str]) -> dict[str, str]:
     return out
 
 
-def case_show(db: Db, case_id: str) -> dict[str, Any]:
+def case_show(db: Db, case_id: str, names: bool = False) -> dict[str, Any]:
+    """`names`: each incident also gets `"names"` (`named`), from the lookups the entities' list
+    makes anyway, for the retracted incidents' entities too: no query more."""
     case = db.one(f"SELECT * FROM {db.t('cases')} WHERE id = :id", id=case_id)
     if case is None:
         raise NotFound(f"no case {case_id}")
@@ -129,14 +182,17 @@ def case_show(db: Db, case_id: str) -> dict[str, Any]:
                 roles.setdefault(ref, [])
                 if role not in roles[ref]:
                     roles[ref].append(role)
-    survivors = survivors_of(db, set(roles))
+    refs = set(roles) | ({r for inc in incidents for rs in inc["roles"].values() for r in rs} if names else set())
+    survivors = survivors_of(db, refs)
     grouped: dict[str, list[str]] = {}
     for ref, rs in roles.items():
         target = grouped.setdefault(survivors[ref], [])
         target.extend(r for r in rs if r not in target)
-    names = _entity_names(db, set(grouped))
-    entities = [{"id": i, "name": names.get(i, ("", i))[1], "kind": names.get(i, ("", ""))[0],
+    found = _entity_names(db, set(survivors.values()))
+    entities = [{"id": i, "name": found.get(i, ("", i))[1], "kind": found.get(i, ("", ""))[0],
                  "roles": sorted(grouped[i])} for i in sorted(grouped)]
+    if names:
+        named(incidents, {ref: found[s][1] for ref, s in survivors.items() if s in found})
     return {"id": case["id"], "title": case["title"], "status": case["status"], "jurisdiction": case["jurisdiction"],
             "regime": case["regime"], "summary": case["summary"], "incidents": incidents, "entities": entities}
 
@@ -170,6 +226,11 @@ def entity_show(db: Db, entity_id: str) -> dict[str, Any]:
     else:
         survivor = survivors_of(db, {entity_id})[entity_id]
         row = db.one(f"SELECT * FROM {db.t('entities')} WHERE id = :id", id=survivor)
+        if row is None:  # not an id: a name or alias of exactly one entity (the search index; SQLAlchemy)
+            from projections.search import entity_named
+
+            survivor = entity_named(db, entity_id)
+            row = db.one(f"SELECT * FROM {db.t('entities')} WHERE id = :id", id=survivor)
         if row is None:
             raise NotFound(f"no entity {entity_id}")
         duplicates = merged_from(db, survivor)
@@ -193,6 +254,15 @@ def entity_show(db: Db, entity_id: str) -> dict[str, Any]:
     return out
 
 
+def entity_names(db: Db, entity: dict[str, Any]) -> dict[str, str]:
+    """The names `entity show` gives beside the ids it names, for an `entity_show` answer: each
+    duplicate merged into it under its own name (the spelling it was recorded with), its country's."""
+    out = {i: name for i, (_kind, name) in _entity_names(db, set(entity["merged_from"])).items()}
+    if entity.get("country") and (country := _country_or_none(entity["country"])) is not None:
+        out[entity["country"]] = country
+    return out
+
+
 def merged_from(db: Db, survivor: str) -> list[str]:
     """Every entity merged (directly or not) into `survivor`."""
     found: list[str] = []
@@ -205,7 +275,8 @@ def merged_from(db: Db, survivor: str) -> list[str]:
 
 
 def timeline(db: Db, case: str | None = None, entity: str | None = None,
-             include_retracted: bool = False) -> list[dict[str, Any]]:
+             include_retracted: bool = False, names: bool = False) -> list[dict[str, Any]]:
+    """`names`: each incident also gets `"names"` (`named`), with one query more for them all."""
     where: list[str] = []
     params: dict[str, Any] = {}
     if case is not None:
@@ -225,7 +296,10 @@ def timeline(db: Db, case: str | None = None, entity: str | None = None,
     if not include_retracted:
         where.append("status <> 'retracted'")
     sql = f"SELECT * FROM {db.t('incidents')}" + (" WHERE " + " AND ".join(where) if where else "")
-    return [incident(r) for r in db.rows(sql + f" ORDER BY {ORDER}", **params)]
+    incidents = [incident(r) for r in db.rows(sql + f" ORDER BY {ORDER}", **params)]
+    if names:
+        named(incidents, names_of(db, {ref for inc in incidents for refs in inc["roles"].values() for ref in refs}))
+    return incidents
 
 
 # ---------------------------------------------------------------------- rows as stored: reports and exports
@@ -260,3 +334,17 @@ def corrections(db: Db, incidents: list[str]) -> list[dict[str, Any]]:
              "changes": json.loads(r["changes"]), "old": json.loads(r["old"]), "reason": r["reason"],
              "sources": json.loads(r["sources"]), "recorded_by": r["actor"], "recorded_at": r["recorded_at"]}
             for r in rows]
+
+
+def source_amendments(db: Db, sources: list[str]) -> list[dict[str, Any]]:
+    """Every amendment of these sources (`source amend`), in the order made, with the values it
+    replaced; `changes` keeps only the fields it changed."""
+    rows = db.rows(f"SELECT * FROM {db.t('source_amendments')} WHERE source_id IN (:ids) ORDER BY position",
+                   ids=sources)
+    out = []
+    for r in rows:
+        old, new = json.loads(r["old"]), json.loads(r["changes"])
+        out.append({"position": r["position"], "source": r["source_id"], "reason": r["reason"],
+                    "changes": {k: v for k, v in new.items() if old.get(k) != v}, "old": old,
+                    "recorded_by": r["actor"], "recorded_at": r["recorded_at"]})
+    return out

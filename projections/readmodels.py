@@ -51,7 +51,14 @@ from projections.database import (
 from projections.integrity import check_state, damage_said, linked
 from projections.projector import Projector
 from projections.queries import Db
-from projections.schema import NAME, STATE_TABLE, drop_statements, index_statements, table_statements
+from projections.schema import (
+    NAME,
+    STATE_TABLE,
+    drop_statements,
+    index_statements,
+    statistics_statements,
+    table_statements,
+)
 
 PAGE = 5000
 REPLAY_PAGE = 10_000  # the fresh tables are not live yet: fewer, larger transactions
@@ -278,7 +285,8 @@ class ReadModels:
                 older = [row[0] for row in self._sql("SELECT generation FROM ledger_projection")]
                 generation = max(older, default=0) + 1
                 for statement in [*(s for g in older for s in drop_statements(g)), *drop_statements(generation),
-                                  *table_statements(generation, self.dialect), *index_statements(generation)]:
+                                  *table_statements(generation, self.dialect),
+                                  *index_statements(generation, self.dialect)]:
                     self._sql(statement)
                 self._sql("DELETE FROM ledger_projection")
                 self._sql("INSERT INTO ledger_projection (name, generation, position, hash) "
@@ -425,7 +433,7 @@ class ReadModels:
         def index() -> None:  # once the tables are full, or when the projector must look something up
             nonlocal indexed
             if not indexed:
-                for statement in [*INDEXING[self.dialect], *index_statements(fresh)]:
+                for statement in [*INDEXING[self.dialect], *index_statements(fresh, self.dialect)]:
                     self._sql(statement)
                 indexed = True
 
@@ -438,6 +446,8 @@ class ReadModels:
                     if not page:
                         # caught up with the log, under the write lock: index and swap in this transaction
                         index()
+                        for statement in statistics_statements(fresh, self.dialect):
+                            self._sql(statement)
                         if self._state(lock=True).generation != live:
                             raise Refused("another replay finished first and swapped its read models in; this one "
                                           "is dropped (run replay again if the log changed since)")

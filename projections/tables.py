@@ -78,6 +78,7 @@ def read_tables(generation: int) -> SimpleNamespace:
                         Column("place", Text), Column("country", String(2)), Column("note", Text),
                         *_detail_columns(),
                         Column("sources", Text, nullable=False), Column("roles", Text, nullable=False),
+                        Column("words", Text, nullable=False),  # for the search index (projections.search)
                         Column("recorded_at", String(40)), Column("recorded_by", Text),
                         Column("position", Integer, primary_key=True, autoincrement=False)),
         corrections=table("corrections", Column("position", Integer, primary_key=True, autoincrement=False),
@@ -92,4 +93,14 @@ def read_tables(generation: int) -> SimpleNamespace:
         incident_sources=table("incident_sources", Column("source_id", String(80), nullable=False),
                                Column("incident", Integer, nullable=False),
                                PrimaryKeyConstraint("source_id", "incident")),
+        source_amendments=table("source_amendments",
+                                Column("position", Integer, primary_key=True, autoincrement=False),
+                                Column("source_id", String(80), nullable=False),
+                                Column("changes", Text, nullable=False), Column("old", Text, nullable=False),
+                                Column("reason", Text, nullable=False), Column("actor", Text),
+                                Column("recorded_at", String(40))),
+        # the search index of names (projections.search; incidents' own words are their `words`)
+        search_names=table("search_names", Column("position", Integer, primary_key=True, autoincrement=False),
+                           Column("type", String(10), nullable=False), Column("words", Text, nullable=False),
+                           Column("sounds", Text, nullable=False)),
     )

@@ -365,6 +365,19 @@ def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "notebook.db").is_file()
 
 
+def test_the_readme_asking_example_runs_twice(tmp_path, monkeypatch, capsys):
+    """The README's "Asking the ledger" example, as written: the API's incidents, and the read
+    models as SQLAlchemy Core tables queried by a notebook; run again, the same answer."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Asking the ledger", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) == 1
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        exec(compile(blocks[0], "README.md", "exec"), {"__name__": "readme"})
+        assert capsys.readouterr().out == "[(None, 4), ('JP', 2)]\n"
+
+
 def test_the_api_module_and_a_read_of_an_up_to_date_ledger_import_nothing_heavy(tmp_path):
     db = tmp_path / "l.db"
     with Ledger(db, actor="analyst") as ledger:

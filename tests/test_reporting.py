@@ -91,7 +91,8 @@ def test_the_markdown_report(story):
     assert "Dealer HQ &lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in report
     for needle in ("graded B2 (reliability B, credibility 2)", "### 2023-12 (month): questioning",
                    "Reason: Asahi Shimbun reports 10 million yen", "value: 70000 to 10000000",
-                   "authority: kanagawa-police to chiba-police", "CAMEO 1711, PLOVER COERCE (confiscate)",
+                   ("authority: Kanagawa Prefectural Police (kanagawa-police) to Chiba Prefectural Police "
+                    "(chiba-police)"), "CAMEO 1711, PLOVER COERCE (confiscate)",
                    f"head hash {head}", "`ledger report chiba-lexus --format md --as-of 29`",
                    "open to **investigating** by tester"):
         assert needle in report, needle

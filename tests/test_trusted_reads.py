@@ -274,7 +274,7 @@ def test_verify_deep_finds_a_deleted_read_model_row(story, db_url):
 
 
 def test_a_ledger_with_the_previous_read_model_layout_opens_and_answers(tmp_path):
-    from projections.schema import NAME
+    from projections.schema import NAME, VERSION
     from tests.conftest import Runner
 
     db = tmp_path / "old.db"
@@ -291,13 +291,14 @@ def test_a_ledger_with_the_previous_read_model_layout_opens_and_answers(tmp_path
     try:
         # the read models of today's layout (their name says its version and the kinds' columns)
         assert con.execute("SELECT * FROM ledger_projection").fetchall() == [(NAME, 1, 28, verdict["head"])]
-        assert NAME.startswith("read_models.v4.")
+        assert NAME.startswith(f"read_models.v{VERSION}.")
         tables = {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     finally:
         con.close()
     assert tables == {"stored_events", "ledger_projection", *(f"rm1_{t}" for t in (
         "streams", "cases", "case_status", "sources", "entities", "incidents", "corrections", "incident_roles",
-        "incident_sources"))}
+        "incident_sources", "source_amendments", "search_names")), *(
+        f"rm1_search_names_fts{part}" for part in ("", "_data", "_idx", "_config"))}
     assert run.json("case", "show", "chiba-lexus")["position"] == 28
     assert "head hash " + verdict["head"] in run("report", "chiba-lexus").stdout
 

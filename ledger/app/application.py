@@ -436,6 +436,12 @@ class LedgerApplication(Application[UUID]):
     def _source_add(self, unit: Unit, op: m.SourceAdd, actor: str) -> Outcome:
         return self._add(unit, Source, "source", op, actor, Source.Added, source_id=op.id)
 
+    def _source_amend(self, unit: Unit, op: m.SourceAmend, actor: str) -> Outcome:
+        source = self._source(unit, op.id)
+        changes = m.corrected_source(source.fields, op.set)  # valid as `source add` would take it, or refused
+        done = source.amend(changes, op.reason, actor, op.key, m.source_amend_digest(op, changes))
+        return Outcome(op.id, not done, unit.collect(source))
+
     def _entity_add(self, unit: Unit, op: m.EntityAdd, actor: str) -> Outcome:
         return self._add(unit, Entity, "entity", op, actor, Entity.Added, entity_id=op.id)
 

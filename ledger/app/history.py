@@ -14,7 +14,8 @@ HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic"
 REF_FIELDS = {"case": "case_id", "entity": "entity_id", "source": "source_id", "key": "key_id", "policy": "policy"}
 
 
-def history(app: Any, ident: str | None = None) -> list[dict[str, Any]]:
+def history(app: Any, ident: str | None = None, upto: int | None = None) -> list[dict[str, Any]]:
+    """The stored events (of one case, entity, source, key or incident), up to `upto` when given."""
     labels: dict[str, str] = {}
     streams: list[str] | None = None
     if ident is not None:
@@ -26,7 +27,7 @@ def history(app: Any, ident: str | None = None) -> list[dict[str, Any]]:
     rows = []
     fields: dict[str, dict[str, Any]] = {}  # each incident's fields as they stood, to diff amendments
     previous = GENESIS  # the stored hash before each row: the whole log's rows follow each other
-    for row, event in app.log(streams=streams):
+    for row, event in app.log(streams=streams, upto=upto):
         if streams is not None:  # one stream's rows: the hash stored just before each, one lookup
             previous = app.recorder.hash_at(row.position - 1)
         kind = stream_kind(row.topic)
@@ -51,6 +52,10 @@ def history(app: Any, ident: str | None = None) -> list[dict[str, Any]]:
         })
         previous = row.hash
         if kind == "incident":
+            _diff(rows[-1], event, fields.setdefault(row.originator_id, {}))
+        elif kind == "source":  # a source's amendments diff the same way, from the data it was added with
+            if isinstance(getattr(event, "data", None), dict):
+                fields[row.originator_id] = dict(event.data)
             _diff(rows[-1], event, fields.setdefault(row.originator_id, {}))
     if ident is not None and not rows:
         raise NotFound(f"nothing recorded under {ident}")

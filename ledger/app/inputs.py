@@ -181,6 +181,48 @@ class SourceAdd(Op):
         return values
 
 
+SOURCE_FIELDS = ("publisher", "title", "url", "published", "reliability", "credibility")
+
+
+class SourceAmend(Op):
+    """Correct fields of a source (`set`: FIELD -> VALUE, FIELD one of SOURCE_FIELDS; an empty
+    value clears an optional field). The corrected source is validated as `source add` validates
+    one (`corrected_source`), against the source as it stands."""
+
+    op = "source.amend"
+    id: Id
+    reason: Para
+    set: Annotated[dict[str, Any], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> SourceAmend:
+        for name in self.set:
+            if name not in SOURCE_FIELDS:
+                raise InvalidInput(f"cannot amend {shown(name)} of a source: amend one of {', '.join(SOURCE_FIELDS)}")
+        return self
+
+
+def corrected_source(current: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """The source's fields with `values` set, validated whole through SourceAdd (the model of
+    `source add`): the set fields in their stored form."""
+    # an empty value clears an optional field (`--set url=`: no URL any more)
+    given = {name: None if isinstance(value, str) and not value.strip() and name not in ("publisher", "title")
+             else value for name, value in values.items()}
+    fields = {k: v for k, v in {**current, **given}.items() if k != "key" and v is not None}
+    try:
+        corrected = SourceAdd.model_validate(fields)
+    except ValidationError as error:
+        raise InvalidInput(describe(error)) from None
+    stored = corrected.values({"key"})
+    return {name: stored[name] for name in values}
+
+
+def source_amend_digest(op: SourceAmend, changes: dict[str, Any]) -> str:
+    """What decides same-or-other for a source's amendment: the source, the fields set in their
+    stored form and the reason, however the line wrote them."""
+    return canonical_digest(op.op, {"id": op.id, "changes": changes, "reason": op.reason})
+
+
 class EntityAdd(Op):
     op = "entity.add"
     id: Id
@@ -417,8 +459,8 @@ class PolicyAdopt(Op):
     reason: Para
 
 
-_OP_CLASSES: tuple[type[Op], ...] = (SourceAdd, EntityAdd, EntityAlias, EntityMerge, CaseOpen, CaseStatus,
-                                     *RECORDS.values(), Amend, Retract)
+_OP_CLASSES: tuple[type[Op], ...] = (SourceAdd, SourceAmend, EntityAdd, EntityAlias, EntityMerge, CaseOpen,
+                                     CaseStatus, *RECORDS.values(), Amend, Retract)
 OPS: dict[str, type[Op]] = {m.op: m for m in _OP_CLASSES}
 
 

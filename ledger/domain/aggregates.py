@@ -79,10 +79,40 @@ class Source(Keyed):
         self.source_id = source_id
         self.data = data
         self.digest = digest
+        self.amended: dict[str, Any] = {}
         self.op_keys = {}
 
     def same_as(self, digest: str, data: dict[str, Any] | None = None) -> bool:
+        # compared with the source as added (its digest is of that data), whatever amended it since
         return _check_same("source", self.source_id, self.digest, digest, self.data, data)
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The source's fields as they stand now, after every amendment."""
+        return {**self.data, **self.amended}
+
+    class Amended(Aggregate.Event):
+        changes: dict[str, Any]  # every field the amendment set, in its stored form
+        reason: str
+        actor: str
+        op_key: str | None
+        digest: str
+
+    def amend(self, changes: dict[str, Any], reason: str, actor: str, op_key: str | None, digest: str) -> bool:
+        """Correct fields of the source; the caller has validated the corrected source as a whole
+        (as `source add` validates one). Refused when it would change nothing."""
+        if self.seen(op_key, digest):
+            return False
+        current = self.fields
+        if all(current.get(k) == v for k, v in changes.items()):
+            raise Refused(f"source {self.source_id} already has these values: nothing to amend")
+        self._amended(changes=changes, reason=reason, actor=actor, op_key=op_key, digest=digest)
+        return True
+
+    @event(Amended)
+    def _amended(self, changes: dict[str, Any], reason: str, actor: str, op_key: str | None, digest: str) -> None:
+        self.amended = {**self.amended, **changes}
+        self._remember(op_key, digest)
 
 
 class Entity(Keyed):

@@ -51,6 +51,9 @@ def _ops(event: Any, stream: str, refs: dict[str, str]) -> list[dict[str, Any]]:
         refs[stream] = event.data["id"]
         op = {Source.Added: "source.add", Entity.Added: "entity.add", Case.Opened: "case.open"}[type(event)]
         return [{"op": op, **_compact(event.data)}]
+    if isinstance(event, Source.Amended):
+        return [{"op": "source.amend", "id": refs[stream], "reason": event.reason, "set": event.changes,
+                 "key": event.op_key}]
     if isinstance(event, Entity.AliasAdded):
         return [{"op": "entity.alias", "id": refs[stream], "alias": event.alias, "key": event.op_key}]
     if isinstance(event, Entity.MergedInto):

@@ -11,31 +11,59 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.domain.kinds import EVENT_CODES, shown_details
+from ledger.domain.kinds import EVENT_CODES, ROLES, shown_details
 from ledger.domain.values import range_start
-from projections.queries import Db, case_rows, case_show, corrections, source_rows, status_changes
+from projections.queries import (
+    Db,
+    case_rows,
+    case_show,
+    corrections,
+    names_of,
+    source_amendments,
+    source_rows,
+    status_changes,
+)
 
 
 def report_data(db: Db, position: int, case_id: str, head: str, receipt: dict[str, Any] | None,
                 fmt: str) -> dict[str, Any]:
     """`head`: the chain's head at `position`, verified (`projections.integrity.latest_receipt`
     gives it, with the latest receipt the log still passes through)."""
-    case = case_show(db, case_id)
+    case = case_show(db, case_id, names=True)
     row = case_rows(db, case_id)[0]
     opened = {"recorded_at": row["recorded_at"], "recorded_by": row["recorded_by"]}
     statuses = status_changes(db, case_id)
     cited = {s for inc in case["incidents"] for s in inc["sources"]}
     fixes = corrections(db, [inc["id"] for inc in case["incidents"]])
     cited |= {s for c in fixes for s in c["sources"]}
+    # `names`: each entity id the report names, to the name shown beside it (`name (id)`, as
+    # `projections.queries.names_of` gives them); a correction's `roles`: which of its fields are roles
+    names = {ref: name for inc in case["incidents"] for ref, name in inc.pop("names").items()}
+    for fix in fixes:
+        fix["roles"] = [field for field in fix["changes"] if field in ROLES]
+    corrected = {ref for fix in fixes for field in fix["roles"]
+                 for value in (fix["old"].get(field), fix["changes"][field]) for ref in _refs(value)}
+    if corrected - set(names):
+        names |= names_of(db, corrected - set(names))
     sources = {r["id"]: r for r in source_rows(db, sorted(cited))}
     for source in sources.values():
         source["grading"] = f"{source['reliability'] or '?'}{source['credibility'] or '?'}"
+    # each cited source's amendments (the lines above show it as it stands after them)
+    source_fixes = source_amendments(db, sorted(sources))
     for inc in case["incidents"]:
         inc["codes"] = EVENT_CODES[inc["kind"]]
         inc["details"] = shown_details(inc["kind"], inc)
         inc["start"] = range_start(inc["on"], inc["precision"])
     return {
-        "case": case, "opened": opened, "statuses": statuses, "sources": sources,
-        "corrections": fixes, "position": position, "head": head, "receipt": receipt,
+        "case": case, "opened": opened, "statuses": statuses, "sources": sources, "names": names,
+        "corrections": fixes, "source_corrections": source_fixes, "position": position, "head": head,
+        "receipt": receipt,
         "command": f"ledger report {case_id} --format {fmt} --as-of {position}",
     }
+
+
+def _refs(value: Any) -> list[str]:
+    """The entity ids of a role's value as a correction keeps it: a list of ids (or one, or none)."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [value] if isinstance(value, str) else []

@@ -21,6 +21,15 @@ def plain(value: Any) -> str:
     return str(value)
 
 
+def named(refs: Any, names: dict[str, str]) -> str:
+    """Entity ids as a person reads them, `Chiba Prefectural Police (chiba-police)`, comma-separated;
+    escaped afterwards, as every stored string, by the format's own escaping."""
+    if not refs:
+        return plain(refs)
+    return ", ".join(f"{names[ref]} ({ref})" if names.get(ref) else str(ref)
+                     for ref in (refs if isinstance(refs, list) else [refs]))
+
+
 def render(data: dict[str, Any], fmt: str) -> str:
     from importlib.resources import files
 
@@ -28,7 +37,7 @@ def render(data: dict[str, Any], fmt: str) -> str:
 
     env = Environment(autoescape=fmt == "html", undefined=StrictUndefined, keep_trailing_newline=True,
                       trim_blocks=False)
-    env.filters.update(md=md, md_block=md_block, link=link, plain=plain)
+    env.filters.update(md=md, md_block=md_block, link=link, plain=plain, named=named)
     template = env.from_string(files("ledger.report").joinpath(f"report.{fmt}.j2").read_text(encoding="utf-8"))
     extra = {"chart": timeline_chart(data["case"]["incidents"])} if fmt == "html" else {}
     return template.render(data=data, **extra)

@@ -155,8 +155,10 @@ class Settings:
         from ledger.store.storage import READ_MODELS_MARK
 
         pg = self.postgres
+        # (jit off for the read models: their reads are short, and a plan the estimates of tables not
+        # yet analysed make look costly would spend more compiling than running, 20-70 ms a query)
         settings = ([f"search_path={search_path}"] if search_path else []) + (
-            [f"{READ_MODELS_MARK}=0"] if read_models else [])
+            [f"{READ_MODELS_MARK}=0", "jit=off"] if read_models else [])
         options: dict[str, Any] = {"options": " ".join(f"-c {setting}" for setting in settings)} if settings else {}
         try:
             return psycopg.connect(dbname=pg["dbname"], host=pg["host"], port=pg["port"], user=pg["user"],
