@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from commands.output import current_ledger, emit, emit_rows, format_option, json_option, table
+from commands.output import LIMIT, current_ledger, emit, emit_rows, format_option, json_option, table
 from commands.reads import INCIDENT_COLUMNS, as_of_option
 from ledger.domain.kinds import KINDS, ROLES
 
@@ -57,8 +57,9 @@ def filter_options(command: Any) -> Any:
     return command
 
 
-paging = [click.option("--limit", type=click.IntRange(min=0), metavar="N", help="At most N rows."),
-          click.option("--offset", type=click.IntRange(min=0), default=0, metavar="N", help="Skip the first N rows.")]
+paging = [click.option("--limit", type=click.IntRange(0, LIMIT), metavar="N", help="At most N rows."),
+          click.option("--offset", type=click.IntRange(0, LIMIT), default=0, metavar="N",
+                       help="Skip the first N rows.")]
 
 
 def _paged(command: Any) -> Any:

@@ -33,6 +33,7 @@ def emit(data: Any, as_json: bool, human: Callable[[Any], None] | None = None) -
 
 
 FORMATS = ("table", "json", "csv", "tsv")
+LIMIT = 10**12  # the largest --limit and --offset: beyond any ledger, within every database's integers
 
 
 def format_option(command: Callable[..., Any]) -> Callable[..., Any]:

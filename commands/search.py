@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from commands.output import current_ledger, emit_rows, format_option
+from commands.output import LIMIT, current_ledger, emit_rows, format_option
 from commands.reads import as_of_option
 
 # as projections.search has them (a test holds the two together): that module imports SQLAlchemy
@@ -20,9 +20,9 @@ def attach(cli: click.Group) -> None:
     @click.argument("text", metavar="TEXT")
     @click.option("--type", "types", multiple=True, type=click.Choice(TYPES),
                   help="Only things of this type (repeatable: any of them).")
-    @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True, metavar="N",
+    @click.option("--limit", type=click.IntRange(0, LIMIT), default=20, show_default=True, metavar="N",
                   help="At most N results.")
-    @click.option("--offset", type=click.IntRange(min=0), default=0, metavar="N", help="Skip the first N results.")
+    @click.option("--offset", type=click.IntRange(0, LIMIT), default=0, metavar="N", help="Skip the first N results.")
     @as_of_option
     @format_option
     def search(text: str, types: tuple[str, ...], limit: int, offset: int, as_of: str | None, fmt: str) -> None:

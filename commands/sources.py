@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from commands.output import current_ledger, emit, emit_rows, format_option, json_option, table, written
+from commands.output import LIMIT, current_ledger, emit, emit_rows, format_option, json_option, table, written
 
 SOURCE_COLUMNS = ["id", "publisher", "grade", "cited_by", "title"]
 SOURCE_FLAT = ["id", "publisher", "title", "url", "published", "reliability", "credibility", "cited_by"]
@@ -18,9 +18,9 @@ LINK_FLAT = ["id", "name", "kind", "incidents", "cases", "roles", "first", "last
 
 
 def _paged(command: Any) -> Any:
-    command = click.option("--offset", type=click.IntRange(min=0), default=0, metavar="N",
+    command = click.option("--offset", type=click.IntRange(0, LIMIT), default=0, metavar="N",
                            help="Skip the first N rows.")(command)
-    return click.option("--limit", type=click.IntRange(min=0), metavar="N", help="At most N rows.")(command)
+    return click.option("--limit", type=click.IntRange(0, LIMIT), metavar="N", help="At most N rows.")(command)
 
 
 def _grade(source: dict[str, Any]) -> str:

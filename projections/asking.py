@@ -184,13 +184,21 @@ def filters(case: str | Iterable[str] | None = None, kind: str | Iterable[str] |
                 parse_date(value)
             except InvalidInput as error:
                 raise InvalidInput(f"{option}: {error}") from None
+    if text is not None and not text.strip():
+        raise InvalidInput("--text: no words to look for")
+    start = parse_date(date_from) if date_from is not None else None
+    end = parse_date(date_to) if date_to is not None else None
+    if start is not None and end is not None and end.precision != "time" and \
+            _next_start(datetime.fromisoformat(end.start), end.precision).isoformat() <= start.start:
+        raise InvalidInput(f"--to {end.text} ends before --from {start.text}: nothing can lie between them")
+    if start is not None and end is not None and end.precision == "time" and end.start < start.start:
+        raise InvalidInput(f"--to {end.text} is before --from {start.text}: nothing can lie between them")
     entities = [check_entity_ref(e) for e in _many(entity)]
     return Filters(
         case=_many(case), kind=_choices(_many(kind), KINDS, "--kind"), entity=entities,
         role=_choices(_many(role), ROLES, "--role"), country=[check_country(c) for c in _many(country)],
         source=_many(source), min_grade=parse_grade(min_grade) if min_grade is not None else None,
-        date_from=parse_date(date_from) if date_from is not None else None,
-        date_to=parse_date(date_to) if date_to is not None else None, within=within,
+        date_from=start, date_to=end, within=within,
         status=_choices(_many(status), STATUSES, "--status"), text=text if text and text.strip() else None,
         recorded_since=_recorded_since(recorded_since) if recorded_since is not None else None)
 

@@ -380,7 +380,7 @@ def _model(everything, f):
 
 
 def test_any_mix_of_filters_answers_as_a_filter_in_python(model_ledger):
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import HealthCheck, assume, given, settings
     from hypothesis import strategies as st
 
     ledger, everything = model_ledger
@@ -400,6 +400,12 @@ def test_any_mix_of_filters_answers_as_a_filter_in_python(model_ledger):
     def check(data, chosen, sort, offset, limit):
         f = {name: data.draw(options[name], label=name) if name in chosen else empty.get(name, [])
              for name in options}
+        if f["date_from"] is not None and f["date_to"] is not None:
+            from ledger.domain.values import parse_date
+
+            # a --to that ends before --from starts is refused as bad input (tested on its own)
+            start, end = parse_date(f["date_from"]), parse_date(f["date_to"])
+            assume(not (end.precision != "time" and end.text < start.text[:len(end.text)]))
         expected = [inc["id"] for inc in _model(everything, f)]
         expected = (expected[::-1] if sort == "-on" else expected)[offset:]
         expected = expected[:limit] if limit is not None else expected
@@ -407,3 +413,19 @@ def test_any_mix_of_filters_answers_as_a_filter_in_python(model_ledger):
         assert found == expected, f
 
     check()
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("--limit", "100000000000000000000"), "not in the range"),
+    (("--offset", "100000000000000000000"), "not in the range"),
+    (("--text", "   "), "--text: no words to look for"),
+    (("--from", "2024", "--to", "2017"), "--to 2017 ends before --from 2024"),
+])
+def test_out_of_range_paging_blank_text_and_a_backward_range_are_bad_input(story, args, says):
+    result = story("incidents", *args, code=2)
+    assert says in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_to_that_ends_after_from_starts_is_a_range(story):
+    assert story.json("incidents", "--from", "2023-12-06", "--to", "2023") == story.json(
+        "incidents", "--from", "2023-12-06", "--to", "2023-12-31")
