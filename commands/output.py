@@ -316,3 +316,19 @@ def vertical(cells: list[list[str]], columns: Sequence[str], room: int, title: s
             out.append(head + lines[0])
             out.extend(indent + more for more in lines[1:])
     return out
+
+
+def set_pairs(items: tuple[str, ...]) -> dict[str, str]:
+    """`--set FIELD=VALUE` pairs, each field once."""
+    from ledger.domain.values import shown
+    from ledger.errors import InvalidInput
+
+    changes: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"--set {shown(item)}: use FIELD=VALUE")
+        if name.strip() in changes:
+            raise InvalidInput(f"--set {shown(name.strip())} given twice: give each field once")
+        changes[name.strip()] = value
+    return changes

@@ -9,7 +9,17 @@ from typing import Any
 
 import click
 
-from commands.output import LIMIT, current_ledger, emit, emit_rows, format_option, json_option, table, written
+from commands.output import (
+    LIMIT,
+    current_ledger,
+    emit,
+    emit_rows,
+    format_option,
+    json_option,
+    set_pairs,
+    table,
+    written,
+)
 
 SOURCE_COLUMNS = ["id", "publisher", "grade", "cited_by", "title"]
 SOURCE_FLAT = ["id", "publisher", "title", "url", "published", "reliability", "credibility", "cited_by"]
@@ -25,22 +35,6 @@ def _paged(command: Any) -> Any:
 
 def _grade(source: dict[str, Any]) -> str:
     return f"{source['reliability'] or '?'}{source['credibility'] or '?'}"
-
-
-def _assignments(items: tuple[str, ...]) -> dict[str, str]:
-    """`--set FIELD=VALUE` pairs, each field once."""
-    from ledger.domain.values import shown
-    from ledger.errors import InvalidInput
-
-    changes: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise InvalidInput(f"--set {shown(item)}: use FIELD=VALUE")
-        if name.strip() in changes:
-            raise InvalidInput(f"--set {shown(name.strip())} given twice: give each field once")
-        changes[name.strip()] = value
-    return changes
 
 
 def attach(cli: click.Group, source: click.Group) -> None:
@@ -76,7 +70,7 @@ def attach(cli: click.Group, source: click.Group) -> None:
     def source_amend(source_id: str, reason: str, assignments: tuple[str, ...], key: str | None,
                      as_json: bool) -> None:
         """Correct a source's fields: a new event, the source as added is never changed."""
-        outcome = current_ledger().amend_source(source_id, reason=reason, set=_assignments(assignments), key=key)
+        outcome = current_ledger().amend_source(source_id, reason=reason, set=set_pairs(assignments), key=key)
         written(outcome, as_json, "source")
 
     @cli.command("links")

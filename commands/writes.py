@@ -130,17 +130,9 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
     def amend(incident: str, reason: str | None, assignments: tuple[str, ...], source: tuple[str, ...],
               as_json: bool) -> None:
         """Correct an incident: a new event, the stored one is never changed."""
-        from ledger.domain.values import shown
-        from ledger.errors import InvalidInput
+        from commands.output import set_pairs
 
-        changes: dict[str, str] = {}
-        for item in assignments:
-            name, sep, value = item.partition("=")
-            if not sep or not name.strip():
-                raise InvalidInput(f"--set {shown(item)}: use FIELD=VALUE")
-            if name.strip() in changes:
-                raise InvalidInput(f"--set {shown(name.strip())} given twice: give each field once")
-            changes[name.strip()] = value
+        changes = set_pairs(assignments)
         _write("amend", as_json, "incident", incident=incident, reason=reason, set=changes or None, source=source)
 
     @cli.command("retract")
