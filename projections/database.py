@@ -36,8 +36,13 @@ from ledger.store.storage import READ_SCHEMA
 # Read models are derived data: a commit that a power cut loses is redone by the next catch-up,
 # so their connection does not wait for the disk at each commit (in WAL mode the database itself
 # stays consistent). A bounded page cache, the same at every ledger size, and checkpoints every
-# 40 MB rather than every 4 MB, for the bulk writes of an import or a replay.
-SQLITE_PRAGMAS = ("PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-8192", "PRAGMA wal_autocheckpoint=10000")
+# 40 MB rather than every 4 MB, for the bulk writes of an import or a replay. The SQLite this
+# runs on may be built to zero every page it frees (Debian's is: SECURE_DELETE), so that a
+# replay's drop of the old generation wrote all its pages again (0.27 s of a replay of 100,000
+# incidents); FAST zeroes what it deletes only in pages it writes anyway (0.05 s). What the read
+# models free holds nothing the file does not keep: it was all derived from the log beside them.
+SQLITE_PRAGMAS = ("PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-8192", "PRAGMA wal_autocheckpoint=10000",
+                  "PRAGMA secure_delete=FAST")
 
 
 def connect(settings: Settings | None, read_only: bool = False) -> Any:

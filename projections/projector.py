@@ -216,10 +216,10 @@ class Projector:
     # ------------------------------------------------------------------ incidents
 
     def _incident_recorded(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
-        kind, fields = e["kind"], e["fields"]
-        self.pending["incidents"].append((incident_id(stream), e["case"], kind, e["key"], "active", _when(e),
-                                          e["actor"], position, *incident_row(kind, fields)))
-        self._write_roles(position, kind, fields)
+        kind, fields, pending = e["kind"], e["fields"], self.pending
+        # (its role rows are written as incident_row walks its roles: one walk, not two)
+        pending["incidents"].append((incident_id(stream), e["case"], kind, e["key"], "active", _when(e), e["actor"],
+                                     position, *incident_row(kind, fields, position, pending["incident_roles"])))
         self._write_sources(position, fields)
 
     def _incident_amended(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
@@ -261,7 +261,11 @@ class Projector:
         self.pending["incident_roles"].extend(_role_rows(incident, kind, fields))
 
     def _write_sources(self, incident: int, fields: dict[str, Any]) -> None:
-        self.pending["incident_sources"].extend((source, incident) for source in dict.fromkeys(fields["sources"]))
+        sources = fields["sources"]
+        if type(sources) is list and len(sources) == 1:  # most incidents rest on one source
+            self.pending["incident_sources"].append((sources[0], incident))
+        else:
+            self.pending["incident_sources"] += [(source, incident) for source in dict.fromkeys(sources)]
 
     # ------------------------------------------------------------------ the search index (projections.terms)
 
@@ -357,7 +361,7 @@ _TEXT_FIELDS = ("note", "place", *(name for name, kind in DETAILS.items() if kin
 def incident_words(fields: dict[str, Any]) -> str:
     """The words of an incident's note, place and text details (a reason, a charge...), as the
     search index holds them (names of the entities in its roles are found through the entities)."""
-    return terms.words_text(map(fields.get, _TEXT_FIELDS))
+    return terms.words_text([text for text in map(fields.get, _TEXT_FIELDS) if text])
 
 
 def _plain_number(value: Any) -> Any:
@@ -374,8 +378,10 @@ _ROLES = {name: tuple(role.name for role in kind.roles) for name, kind in KINDS.
 _start = lru_cache(maxsize=4096)(range_start)  # the same dates come again and again
 
 
-def incident_row(kind: str, fields: dict[str, Any]) -> tuple[Any, ...]:
-    """The values of an incident's FIELD_COLUMNS, from its stored fields."""
+def incident_row(kind: str, fields: dict[str, Any], incident: int = 0,
+                 role_rows: list[tuple[Any, ...]] | None = None) -> tuple[Any, ...]:
+    """The values of an incident's FIELD_COLUMNS, from its stored fields; with `role_rows`, its
+    rows of incident_roles (`_role_rows`, as `incident`) added to them on the way."""
     get = fields.get
     on, precision = fields["on"], fields["precision"]
     roles = {}
@@ -383,6 +389,11 @@ def incident_row(kind: str, fields: dict[str, Any]) -> tuple[Any, ...]:
         refs = get(role)
         if refs:
             roles[role] = refs
+            if role_rows is not None:
+                if type(refs) is list and len(refs) == 1:
+                    role_rows.append((refs[0], incident, role))
+                else:
+                    role_rows += [(ref, incident, role) for ref in dict.fromkeys(refs)]
     return (on, precision, _start(on, precision), _RANK[precision], get("place"), get("country"), get("note"),
             *map(get, DETAILS), _dumps(get("sources") or []), _dumps(roles), incident_words(fields))
 

@@ -52,10 +52,12 @@ from projections.integrity import check_state, damage_said, linked
 from projections.projector import Projector
 from projections.queries import Db
 from projections.schema import (
+    KEYS_LATER,
     NAME,
     STATE_TABLE,
     drop_statements,
     index_statements,
+    key_statements,
     statistics_statements,
     table_statements,
 )
@@ -400,8 +402,9 @@ class ReadModels:
 
         Returns (events replayed, position). If anything fails, the fresh tables are dropped and
         the live read models stay as they were. The fresh tables get their secondary indexes
-        once they are full (one sort each, not an update per row), or at the first event that
-        needs to find a row. A second connection checkpoints the write-ahead log meanwhile.
+        (on PostgreSQL their primary keys too: `schema.KEYS_LATER`) once they are full (one sort
+        each, not an update per row), or at the first event that needs to find a row. A second
+        connection checkpoints the write-ahead log meanwhile.
 
         A log that no longer holds the live read models' position is refused unless `force`
         (the remedy once `ledger verify` has said what changed); every event replayed must pass
@@ -424,16 +427,17 @@ class ReadModels:
         with self._transaction(write=False):
             live = self._state(check=not force).generation
             total = self._sql(f"SELECT COUNT(*) FROM {self.settings.events_relation}")[0][0]
-        fresh = live + 1
+        fresh, keys_later = live + 1, KEYS_LATER[self.dialect]
         with self.writing():
-            for statement in [*drop_statements(fresh), *table_statements(fresh, self.dialect)]:
+            for statement in [*drop_statements(fresh), *table_statements(fresh, self.dialect, keys_later)]:
                 self._sql(statement)  # leftovers of a replay that died go first
         indexed = False
 
         def index() -> None:  # once the tables are full, or when the projector must look something up
             nonlocal indexed
             if not indexed:
-                for statement in [*INDEXING[self.dialect], *index_statements(fresh, self.dialect)]:
+                for statement in [*INDEXING[self.dialect], *(key_statements(fresh) if keys_later else ()),
+                                  *index_statements(fresh, self.dialect)]:
                     self._sql(statement)
                 indexed = True
 

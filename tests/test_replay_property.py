@@ -58,7 +58,8 @@ SETUP = [m.SourceAdd(id=s, publisher="P", title="T") for s in SOURCES] + [
 def _dump(read_models: ReadModels) -> dict[str, list[tuple]]:
     with read_models.reading() as (db, position):
         out = {name: sorted((tuple(r.values()) for r in db.rows(f"SELECT * FROM {db.t(name)}")), key=repr)
-               for name in ("streams", "cases", "case_status", "sources", "entities", "incidents", "incident_roles")}
+               for name in ("streams", "cases", "case_status", "sources", "entities", "incidents", "incident_roles",
+                            "incident_sources", "search_names", "corrections")}
         out["position"] = [(position,)]
         return out
 
