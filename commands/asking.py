@@ -146,6 +146,12 @@ def _show_incident(doc: dict[str, Any]) -> None:
         for text in terminal_lines(doc["note"]):
             for part in wrap(text, room - 2):
                 click.echo(f"  {part}")
+    if doc.get("claims"):
+        from commands.claims import show_claims
+
+        disputed = f" (disputed: {', '.join(map(terminal, doc['disputed']))})" if doc["disputed"] else ""
+        click.echo(f"\nClaims{disputed}")
+        show_claims(doc["claims"], names)
     click.echo("\nHistory")
     _show_history(doc.get("history") or [])
     click.echo(f"as of ledger position {doc['position']}")

@@ -116,6 +116,8 @@ def _show_history(rows: list[dict[str, Any]]) -> None:
         data = dict(r["data"])
         data.update(data.pop("fields", None) or {})
         data.update(data.pop("data", None) or {})
+        if r["type"].endswith(".Claimed"):  # what the source says: its changes are not the record's
+            data.update({f"claims {k}": v for k, v in (data.pop("changes", None) or {}).items() if k != "precision"})
         if "changes" in r or "Retracted" in r["type"]:
             data["prompted by"] = data.pop("sources", None)
         for name, value in data.items():

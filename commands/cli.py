@@ -105,7 +105,7 @@ def policy() -> None:
     """Adopt a policy of the whole ledger (require-signatures)."""
 
 
-from commands import admin, asking, audit, evidence, exporting, reads, search, sources, writes  # noqa: E402  (they attach commands to the groups above)
+from commands import admin, asking, audit, claims, evidence, exporting, reads, search, sources, writes  # noqa: E402  (they attach commands to the groups above)
 
 writes.attach(cli, source, entity, case, record)
 reads.attach(cli, entity, case)
@@ -117,6 +117,7 @@ admin.attach(cli)
 sources.attach(cli, source)
 asking.attach(cli, incident)
 search.attach(cli)
+claims.attach(cli)
 
 
 def main() -> None:

@@ -126,6 +126,16 @@ def _show_case(doc: dict[str, Any]) -> None:
         rows.append(row)
     table(rows, [ID_KEY, "on", "kind", "status", "roles", "sources", "note"], title="Incidents", shared=["roles"])
     table(doc["entities"], ["id", "name", "kind", "roles"], title="Entities")
+    if doc.get("claims"):
+        from commands.claims import show_claims
+
+        disputed = f" (disputed: {', '.join(map(terminal, doc['disputed']))})" if doc.get("disputed") else ""
+        click.echo(f"Claims on the case's fields{disputed}")
+        show_claims(doc["claims"], {})
+    contested = [f"{inc.get('key') or inc['id']}: {', '.join(inc['disputed'])}" for inc in doc["incidents"]
+                 if inc.get("disputed") and inc["status"] != "retracted"]
+    if contested:
+        click.echo("Disputed fields (ledger disputes): " + "; ".join(map(terminal, contested)))
     click.echo(f"as of ledger position {doc['position']}")
 
 

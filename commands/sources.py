@@ -107,6 +107,12 @@ def _show_source(doc: dict[str, Any]) -> None:
              "reason": a["reason"]} for a in doc["amendments"]]
     if rows:
         table(rows, ["position", "at", "by", "changes", "reason"], title="Amendments")
+    if doc.get("claims"):
+        from ledger.domain.claims import shown_value
+
+        table([{"target": c["incident"], "field": c["field"], "value": shown_value(c["value"]),
+                "standing": c["status"] + (f": {c['reason']}" if c.get("reason") else "")} for c in doc["claims"]],
+              ["target", "field", "value", "standing"], title="Claims")
     click.echo(f"as of ledger position {doc['position']}")
 
 

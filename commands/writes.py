@@ -103,6 +103,8 @@ def attach(cli: click.Group, source: click.Group, entity: click.Group, case: cli
     @click.option("--jurisdiction", help="ISO 3166-1 alpha-2 code.")
     @click.option("--regime", help="Sanctions regime, e.g. 'UNSCR 1718'.")
     @click.option("--summary", help="A paragraph; newlines allowed.")
+    @click.option("--source", multiple=True, metavar="SOURCE_ID",
+                  help="A source the case's fields rest on (repeatable): the case as opened is their claim.")
     @json_option
     def case_open(case_id: str, as_json: bool, **values: Any) -> None:
         """Open a case."""

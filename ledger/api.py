@@ -300,9 +300,10 @@ class Ledger:
         return self.write("entity.merge", duplicate=duplicate, survivor=survivor, reason=reason, key=key)
 
     def open_case(self, id: str, *, title: str, jurisdiction: str | None = None, regime: str | None = None,
-                  summary: str | None = None, key: str | None = None) -> Written:
+                  summary: str | None = None, sources: Sequence[str] = (), key: str | None = None) -> Written:
+        """Open a case; `sources`: what its fields rest on (the case as opened is their claim)."""
         return self.write("case.open", id=id, title=title, jurisdiction=jurisdiction, regime=regime,
-                          summary=summary, key=key)
+                          summary=summary, sources=list(sources), key=key)
 
     def set_status(self, case: str, status: str, *, reason: str, key: str | None = None) -> Written:
         """Change a case's status (a closed case can only be reopened)."""
@@ -334,6 +335,32 @@ class Ledger:
     def retract(self, incident: str, *, reason: str, sources: Sequence[str] = (), key: str | None = None) -> Written:
         """Retract an incident: it stays in history, out of the timeline."""
         return self.write("retract", incident=incident, reason=reason, sources=list(sources), key=key)
+
+    # ---- contested claims (ledger.domain.claims holds the rules)
+
+    def claim(self, target: str, *, source: str, set: Mapping[str, Any], quote: str | None = None,
+              key: str | None = None) -> Written:
+        """What `source` says about fields of `target` (an incident's id or key, or `case:ID`),
+        kept beside what the others say: `set` {FIELD: value}, several fields one claim."""
+        return self.write("claim", target=target, source=source, set=dict(set), quote=quote, key=key)
+
+    def accept(self, target: str, field: str, *, source: str, reason: str, key: str | None = None) -> Written:
+        """Make `source`'s claim of `field` the target's value, with the reason."""
+        return self.write("accept", target=target, field=field, source=source, reason=reason, key=key)
+
+    def refute(self, target: str, field: str, *, source: str, reason: str, key: str | None = None) -> Written:
+        """Mark `source`'s claim of `field` wrong, with the reason: kept and shown, no longer counted."""
+        return self.write("refute", target=target, field=field, source=source, reason=reason, key=key)
+
+    def disputes(self, cases: str | Iterable[str] | None = None, *, as_of: str | int | None = None
+                 ) -> list[dict[str, Any]]:
+        """Every field sources contest (their claims give more than one value), settled or not:
+        `{"target", "case", "field", "values": [{"value", "sources", "status", "corroborated"}],
+        "disputed", "accepted", "key"}`, of `cases` only when given."""
+        from projections import queries
+
+        wanted = [cases] if isinstance(cases, str) else list(cases or [])
+        return self._query(queries.disputes, wanted, as_of=as_of)
 
     def import_lines(self, lines: Lines | Callable[[], Lines], *, batch: int = 5000,
                      progress: Progress | None = None) -> ImportResult:

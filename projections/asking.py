@@ -37,7 +37,7 @@ from ledger.domain.values import (
 )
 from ledger.errors import InvalidInput, NotFound, Refused
 from projections.database import SQLITE, statement_dialect
-from projections.queries import Db, incident, merged_from, survivors_of
+from projections.queries import Db, incident, incidents_of, merged_from, publishers_of, survivors_of
 from projections.tables import read_tables
 
 STATUSES = ("active", "amended", "retracted", "disputed")
@@ -324,7 +324,7 @@ def _paged(statement: Select[Any], limit: int | None, offset: int | None) -> Sel
 
 # the columns an INCIDENT is made of (`projections.queries.incident`), not the read models' own
 INCIDENT_COLUMNS = ("id", "kind", "case_id", "on_date", "precision", "status", "roles", "sources", "place", "country",
-                    "note", "recorded_at", "recorded_by", "key", *DETAILS)
+                    "note", "recorded_at", "recorded_by", "key", *DETAILS, "position", "claims")
 
 
 def incidents_statement(db: Db, f: Filters, sort: str = "on", limit: int | None = None,
@@ -339,7 +339,7 @@ def incidents(db: Db, f: Filters, sort: str = "on", limit: int | None = None, of
               names: bool = False) -> list[dict[str, Any]]:
     """INCIDENTs that pass the filters, in timeline order (or `sort`), paged; `names`: each with
     `"names"` for the entities in its roles, for the views people read."""
-    found = [incident(row) for row in fetch_rows(db, incidents_statement(db, f, sort, limit, offset))]
+    found = incidents_of(db, fetch_rows(db, incidents_statement(db, f, sort, limit, offset)))
     if names:
         from projections.queries import named, names_of
 
@@ -368,8 +368,11 @@ def incident_show(db: Db, ref: str) -> dict[str, Any]:
     adds `"history"` from the log."""
     from projections.queries import names_of
 
-    found = incident(find_incident(db, ref))
-    ids = sorted({e for refs in found["roles"].values() for e in refs})
+    row = find_incident(db, ref)
+    found = incident(row, publishers_of(db, [row]))
+    ids = sorted({e for refs in found["roles"].values() for e in refs}
+                 | {e for values in found["claims"].values() for v in values if isinstance(v["value"], list)
+                    for e in v["value"]})  # the entities claims name too
     names = names_of(db, ids)
     found["names"] = {e: names.get(e, e) for e in ids}
     return found
@@ -491,7 +494,9 @@ def source_show(db: Db, source_id: str) -> dict[str, Any]:
             "position": r["position"], "reason": r["reason"], "recorded_by": r["actor"],
             "recorded_at": r["recorded_at"],
             "changes": {k: {"old": old.get(k), "new": v} for k, v in new.items() if old.get(k) != v}})
-    out["claims"] = []
+    from projections.queries import claims_by_source
+
+    out["claims"] = claims_by_source(db, source_id)
     return out
 
 

@@ -22,8 +22,10 @@ import orjson
 
 from ledger.domain.kinds import DETAILS, KINDS
 from ledger.domain.values import PRECISIONS, range_start
+from ledger.domain.versions import UPCASTERS, upcast
 from ledger.domain.vocabulary import TOPIC
 from projections import terms
+from projections.claiming import ClaimsProjection
 from projections.database import SQLITE, execute_many, fetch, fts5_insert, fts5_replace, insert_rows
 from projections.schema import FTS_TABLES, table_name
 
@@ -42,7 +44,7 @@ COLUMNS = {
     "streams": ("stream", "kind", "ref"),
     "sources": ("id", "publisher", "title", "url", "published", "reliability", "credibility", "position"),
     "entities": ("id", "kind", "name", "country", "aliases", "identifiers", "position"),
-    "cases": ("id", "title", "status", "jurisdiction", "regime", "summary", "recorded_at", "recorded_by",
+    "cases": ("id", "title", "status", "jurisdiction", "regime", "summary", "sources", "recorded_at", "recorded_by",
               "position"),
     "case_status": ("case_id", "position", "status", "previous", "reason", "recorded_at", "recorded_by"),
     "incidents": ("id", "case_id", "kind", "key", "status", "recorded_at", "recorded_by", "position",
@@ -78,7 +80,7 @@ def incident_id(stream: str) -> str:
     return f"{s[:8]}-{s[8:12]}-{s[12:16]}-{s[16:20]}-{s[20:]}"
 
 
-class Projector:
+class Projector(ClaimsProjection):
     def __init__(self, generation: int, dialect: str = SQLITE, before_lookup: Callable[[], None] | None = None):
         self.generation, self.dialect = generation, dialect
         self.before_lookup = before_lookup  # a replay's fresh tables get their indexes then
@@ -96,6 +98,12 @@ class Projector:
             TOPIC + "Incident.Recorded": self._incident_recorded,
             TOPIC + "Incident.Amended": self._incident_amended,
             TOPIC + "Incident.Retracted": self._incident_retracted,
+            TOPIC + "Incident.Claimed": self._incident_claimed,
+            TOPIC + "Incident.ClaimAccepted": self._incident_claim_accepted,
+            TOPIC + "Incident.ClaimRefuted": self._incident_claim_refuted,
+            TOPIC + "Case.Claimed": self._case_claimed,
+            TOPIC + "Case.ClaimAccepted": self._case_claim_accepted,
+            TOPIC + "Case.ClaimRefuted": self._case_claim_refuted,
             # the ledger's evidence (keys, the signature policy) is read from the log itself
             TOPIC + "Key.Added": lambda *_: None,
             TOPIC + "Key.Revoked": lambda *_: None,
@@ -117,7 +125,10 @@ class Projector:
                 "no projection knows this type of event: a newer version of the ledger wrote it, or it was "
                 "inserted by hand"))
         try:
-            handler(conn, position, stream, state if isinstance(state, dict) else orjson.loads(state))
+            e = state if isinstance(state, dict) else orjson.loads(state)
+            if topic in _UPCAST:  # a stored event of an older shape, read as the newest (ledger.domain.versions)
+                e = upcast(_UPCAST[topic], e)
+            handler(conn, position, stream, e)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
             # its link in the chain held (catch-up and replay check it first), so it was stored as it
             # is: an event no write of the ledger makes, inserted by hand
@@ -203,7 +214,7 @@ class Projector:
         d, ref = e["data"], e["case_id"]
         self._stream(stream, "case", ref)
         self.pending["cases"].append((ref, d["title"], "open", d.get("jurisdiction"), d.get("regime"),
-                                      d.get("summary"), _when(e), e["actor"], position))
+                                      d.get("summary"), _dumps(e["sources"]), _when(e), e["actor"], position))
         self._index_case(position, ref, d["title"])
 
     def _status_changed(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
@@ -222,15 +233,17 @@ class Projector:
                                      position, *incident_row(kind, fields, position, pending["incident_roles"])))
         self._write_sources(position, fields)
 
-    def _incident_amended(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
+    def _incident_amended(self, conn: Any, position: int, stream: str, e: dict[str, Any],
+                          type_: str = "amended") -> None:
+        """An amendment (or, `type_` accepted, an accepted claim that changes values: its changes)."""
         incident = incident_id(stream)
-        (recorded, kind, *current), = self._execute(
-            conn, f"SELECT position, kind, {', '.join(FIELD_COLUMNS)} FROM {self.t('incidents')} WHERE id = :id",
-            {"id": incident})
+        (recorded, kind, claimed, *current), = self._execute(
+            conn, f"SELECT position, kind, claims, {', '.join(FIELD_COLUMNS)} FROM {self.t('incidents')} "
+            "WHERE id = :id", {"id": incident})
         before = stored_fields(dict(zip(FIELD_COLUMNS, current)))
         fields = {**before, **e["changes"]}
         old = {name: _plain_number(before.get(name)) for name in e["changes"]}
-        self._correction(position, incident, kind, "amended", e, old)
+        self._correction(position, incident, kind, type_, e, old)
         assignments = ", ".join(f"{c} = :v{i}" for i, c in enumerate(FIELD_COLUMNS))
         values = {f"v{i}": value for i, value in enumerate(incident_row(kind, fields))}
         self._execute(conn, f"UPDATE {self.t('incidents')} SET status = 'amended', {assignments} "
@@ -244,6 +257,8 @@ class Projector:
             self._execute(conn, f"DELETE FROM {self.t('incident_sources')} WHERE incident = :incident",
                           {"incident": recorded})
             self._write_sources(recorded, fields)
+        if claimed and type_ == "amended":  # the analyst's correction of a claimed field
+            self._claims_amended(conn, stream, e["changes"], e.get("sources") or [], position)
 
     def _incident_retracted(self, conn: Any, position: int, stream: str, e: dict[str, Any]) -> None:
         incident = incident_id(stream)
@@ -350,6 +365,8 @@ class Projector:
         return ref
 
 
+# the topics of events whose shape changed, to the name their upcasters are declared under
+_UPCAST = {TOPIC + name: name for name in UPCASTERS}
 # the columns of each table SQLite's full-text tables index, and where its position and they are in a row
 _FULL_TEXT_COLUMNS = {"search_names": ("words", "sounds")}
 _FULL_TEXT_AT = {name: tuple(COLUMNS[name].index(c) for c in ("position", *columns))

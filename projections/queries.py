@@ -63,7 +63,9 @@ def _number(value: float | None) -> int | float | None:
 _DETAILS = {name: tuple(d.name for d in kind.details) for name, kind in KINDS.items()}
 
 
-def incident(row: dict[str, Any]) -> dict[str, Any]:
+def incident(row: dict[str, Any], publishers: dict[str, str] | None = None) -> dict[str, Any]:
+    """An INCIDENT from its row; `publishers` (`publishers_of`): each claimant's publisher, which
+    says whether a claimed value is corroborated."""
     out = {
         "id": row["id"], "kind": row["kind"], "case": row["case_id"], "on": row["on_date"],
         "precision": row["precision"], "status": row["status"], "roles": json.loads(row["roles"]),
@@ -72,7 +74,40 @@ def incident(row: dict[str, Any]) -> dict[str, Any]:
     }
     for name in _DETAILS[row["kind"]]:  # the kind's own fields (ledger.domain.kinds), numbers as given
         out[name] = _number(row[name]) if DETAILS[name] == "amount" else row[name]
+    out.update(claims_of(row, out["sources"], publishers))
     return out
+
+
+def claims_of(row: dict[str, Any], own_sources: list[str], publishers: dict[str, str] | None) -> dict[str, Any]:
+    """`"claims"` and `"disputed"` of an incident or a case, from its row's claim state (NULL
+    until a source first claims a field of it: `ledger.domain.claims`)."""
+    if not row.get("claims"):
+        return {"claims": {}, "disputed": []}
+    from ledger.domain import claims
+
+    state = json.loads(row["claims"])
+    return {"claims": claims.entries(state, publishers or {}), "disputed": claims.disputed(state)}
+
+
+def publishers_of(db: Db, rows: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """The publisher of every source that claims something of these rows (incidents or cases),
+    as it stands: one query, and none when nothing is claimed."""
+    ids: set[str] = set()
+    for row in rows:
+        if row.get("claims"):
+            state = json.loads(row["claims"])
+            ids.update(c["source"] for c in state["claims"])
+            ids.update(json.loads(row["sources"]) if row.get("sources") else [])
+    if not ids:
+        return {}
+    return {r["id"]: r["publisher"] for r in db.rows(f"SELECT id, publisher FROM {db.t('sources')} "
+                                                     "WHERE id IN (:ids)", ids=sorted(ids))}
+
+
+def incidents_of(db: Db, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """INCIDENTs from rows, with what their claims need looked up once."""
+    publishers = publishers_of(db, rows)
+    return [incident(r, publishers) for r in rows]
 
 
 def cases(db: Db, status: str | None = None) -> list[dict[str, Any]]:
@@ -171,8 +206,8 @@ def case_show(db: Db, case_id: str, names: bool = False) -> dict[str, Any]:
     case = db.one(f"SELECT * FROM {db.t('cases')} WHERE id = :id", id=case_id)
     if case is None:
         raise NotFound(f"no case {case_id}")
-    incidents = [incident(r) for r in db.rows(
-        f"SELECT * FROM {db.t('incidents')} WHERE case_id = :id ORDER BY {ORDER}", id=case_id)]
+    incidents = incidents_of(db, db.rows(
+        f"SELECT * FROM {db.t('incidents')} WHERE case_id = :id ORDER BY {ORDER}", id=case_id))
     roles: dict[str, list[str]] = {}
     for inc in incidents:
         if inc["status"] == "retracted":
@@ -193,8 +228,10 @@ def case_show(db: Db, case_id: str, names: bool = False) -> dict[str, Any]:
                  "roles": sorted(grouped[i])} for i in sorted(grouped)]
     if names:
         named(incidents, {ref: found[s][1] for ref, s in survivors.items() if s in found})
+    own = json.loads(case["sources"]) if case.get("sources") else []
     return {"id": case["id"], "title": case["title"], "status": case["status"], "jurisdiction": case["jurisdiction"],
-            "regime": case["regime"], "summary": case["summary"], "incidents": incidents, "entities": entities}
+            "regime": case["regime"], "summary": case["summary"], "sources": own,
+            **claims_of(case, own, publishers_of(db, [case])), "incidents": incidents, "entities": entities}
 
 
 def entities(db: Db, kind: str | None = None) -> list[dict[str, Any]]:
@@ -296,7 +333,7 @@ def timeline(db: Db, case: str | None = None, entity: str | None = None,
     if not include_retracted:
         where.append("status <> 'retracted'")
     sql = f"SELECT * FROM {db.t('incidents')}" + (" WHERE " + " AND ".join(where) if where else "")
-    incidents = [incident(r) for r in db.rows(sql + f" ORDER BY {ORDER}", **params)]
+    incidents = incidents_of(db, db.rows(sql + f" ORDER BY {ORDER}", **params))
     if names:
         named(incidents, names_of(db, {ref for inc in incidents for refs in inc["roles"].values() for ref in refs}))
     return incidents
@@ -348,3 +385,64 @@ def source_amendments(db: Db, sources: list[str]) -> list[dict[str, Any]]:
                     "changes": {k: v for k, v in new.items() if old.get(k) != v}, "old": old,
                     "recorded_by": r["actor"], "recorded_at": r["recorded_at"]})
     return out
+
+
+def disputes(db: Db, cases: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every contested field (its claims give more than one value, refuted ones too) of the cases
+    and their incidents (not retracted), `cases` only when given: `{"target", "case", "field",
+    "values": [{"value", "sources", "status", "corroborated"}], "disputed", "accepted", "key"}`;
+    by case, the case's own fields first, then its incidents in timeline order."""
+    from ledger.domain.claims import contested
+
+    for case_id in cases or []:
+        if db.one(f"SELECT id FROM {db.t('cases')} WHERE id = :id", id=case_id) is None:
+            raise NotFound(f"no case {case_id}")
+    only = " AND case_id IN (:cases)" if cases else ""
+    params = {"cases": list(cases)} if cases else {}
+    case_rows_ = db.rows(f"SELECT * FROM {db.t('cases')} WHERE claims IS NOT NULL"
+                         + (" AND id IN (:cases)" if cases else "") + " ORDER BY id", **params)
+    rows = db.rows(f"SELECT * FROM {db.t('incidents')} WHERE claims IS NOT NULL AND status <> 'retracted'{only} "
+                   f"ORDER BY case_id, {ORDER}", **params)
+    publishers = publishers_of(db, [*case_rows_, *rows])
+    found: dict[str, list[tuple[str, str | None, dict[str, Any]]]] = {}
+    for row in case_rows_:
+        own = json.loads(row["sources"]) if row.get("sources") else []
+        found.setdefault(row["id"], []).append(("case:" + row["id"], None, claims_of(row, own, publishers)))
+    for inc in (incident(r, publishers) for r in rows):
+        found.setdefault(inc["case"], []).append((inc["id"], inc["key"], inc))
+    out = []
+    for case_id in sorted(found):
+        for target, key, item in found[case_id]:
+            for field in contested(item["claims"]):
+                values = item["claims"][field]
+                accepted = next((v["value"] for v in values if v["status"] == "accepted"), None)
+                out.append({"target": target, "case": case_id, "field": field,
+                            "values": [{"value": v["value"], "sources": v["sources"], "status": v["status"],
+                                        "corroborated": v["corroborated"]} for v in values],
+                            "disputed": field in item["disputed"], "accepted": accepted, "key": key})
+    return out
+
+
+def claims_by_source(db: Db, source_id: str) -> list[dict[str, Any]]:
+    """What one source claims, in the order claimed: `{"incident" (an incident's id, or
+    `case:ID`), "field", "value", "status", "quote", "reason", "position"}` (retracted incidents'
+    claims too: a source's record is what it said). The claims are few beside the incidents:
+    the rows that hold any are read and searched here rather than indexed by source."""
+    out = []
+    rows = [("case:" + r["id"], json.loads(r["claims"])) for r in
+            db.rows(f"SELECT id, claims FROM {db.t('cases')} WHERE claims IS NOT NULL")]
+    rows += [(r["id"], json.loads(r["claims"])) for r in
+             db.rows(f"SELECT id, claims FROM {db.t('incidents')} WHERE claims IS NOT NULL")]
+    for target, state in rows:
+        for c in state["claims"]:
+            if c["source"] != source_id:
+                continue
+            for field, value in c["fields"].items():
+                accepted = state["accepted"].get(field, {})
+                refuted = state["refuted"].get(field, {}).get(source_id)
+                status = ("accepted" if accepted.get("source") == source_id else "refuted" if refuted
+                          else "standing")
+                reason = accepted.get("reason") if status == "accepted" else refuted["reason"] if refuted else None
+                out.append({"incident": target, "field": field, "value": value, "status": status,
+                            "quote": c.get("quote"), "reason": reason, "position": c.get("position")})
+    return sorted(out, key=lambda c: (c["position"] is None, c["position"] or 0))

@@ -21,8 +21,10 @@ import zlib
 
 from ledger.domain.kinds import DETAILS
 
-VERSION = 6  # 3: the state remembers the chain hash at its position; corrections table; 4: incident_sources;
-# 5: source_amendments; 6: the search index: search_names, incidents' words
+VERSION = 7  # 3: the state remembers the chain hash at its position; corrections table; 4: incident_sources;
+# 5: source_amendments; 6: the search index: search_names, incidents' words; 7: contested claims: the claim
+# state of incidents and cases (`claims`, JSON, NULL until a source claims one of their fields:
+# projections.claiming), the sources a case's fields rest on
 
 # one column for each detail an incident kind declares (ledger.domain.kinds), of its type's SQL type
 SQL_TYPES = {"text": "TEXT", "para": "TEXT", "amount": "FLOAT", "currency": "VARCHAR(3)"}
@@ -54,6 +56,8 @@ TABLES = {
     jurisdiction VARCHAR(2),
     regime TEXT,
     summary TEXT,
+    sources TEXT NOT NULL,
+    claims TEXT,
     recorded_at VARCHAR(40),
     recorded_by TEXT,
     position INTEGER NOT NULL)""",
@@ -104,6 +108,7 @@ TABLES = {
     sources TEXT NOT NULL,
     roles TEXT NOT NULL,
     words TEXT NOT NULL,
+    claims TEXT,
     recorded_at VARCHAR(40),
     recorded_by TEXT,
     position INTEGER NOT NULL PRIMARY KEY)""",

@@ -53,7 +53,8 @@ def read_tables(generation: int) -> SimpleNamespace:
                       Column("kind", String(10), nullable=False), Column("ref", String(80), nullable=False)),
         cases=table("cases", Column("id", String(80), primary_key=True), Column("title", Text, nullable=False),
                     Column("status", String(20), nullable=False), Column("jurisdiction", String(2)),
-                    Column("regime", Text), Column("summary", Text), Column("recorded_at", String(40)),
+                    Column("regime", Text), Column("summary", Text),
+                    Column("sources", Text, nullable=False), Column("claims", Text), Column("recorded_at", String(40)),
                     Column("recorded_by", Text), Column("position", Integer, nullable=False)),
         case_status=table("case_status", Column("case_id", String(80), nullable=False),
                           Column("position", Integer, nullable=False), Column("status", String(20), nullable=False),
@@ -79,6 +80,7 @@ def read_tables(generation: int) -> SimpleNamespace:
                         *_detail_columns(),
                         Column("sources", Text, nullable=False), Column("roles", Text, nullable=False),
                         Column("words", Text, nullable=False),  # for the search index (projections.search)
+                        Column("claims", Text),  # the claim state (ledger.domain.claims), NULL when none
                         Column("recorded_at", String(40)), Column("recorded_by", Text),
                         Column("position", Integer, primary_key=True, autoincrement=False)),
         corrections=table("corrections", Column("position", Integer, primary_key=True, autoincrement=False),

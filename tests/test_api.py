@@ -241,15 +241,15 @@ def test_import_a_file_and_a_bad_file_stores_nothing(tmp_path):
     story = ROOT / "ledger" / "story.jsonl"
     with Ledger(tmp_path / "l.db", actor="analyst") as ledger:
         result = ledger.import_file(story)
-        assert (result.imported, result.skipped, result.position) == (27, 0, 28)  # a merge is two events
-        assert ledger.import_file(story).skipped == 27
+        assert (result.imported, result.skipped, result.position) == (36, 0, 37)  # a merge is two events
+        assert ledger.import_file(story).skipped == 36
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(story.read_bytes() + b'{"op": "record.raid", "case": "nowhere"}\n\xff\n')
     from ledger.errors import ImportRejected
 
     with Ledger(tmp_path / "new.db", actor="analyst") as ledger, pytest.raises(ImportRejected) as rejected:
         ledger.import_file(bad)
-    assert [n for n, _ in rejected.value.problems] == [28, 29]
+    assert [n for n, _ in rejected.value.problems] == [37, 38]
     assert not (tmp_path / "new.db").exists()
 
 

@@ -78,11 +78,14 @@ def test_entities_lists_countries_in_roles_and_leaves_merged_duplicates_out(stor
 
 
 def test_corrections_show_in_reads_and_history_keeps_both(story):
-    history = story.json("history", "chiba-seizure")
+    history = story.json("history", "chiba-questioning")
     assert [h["type"] for h in history] == ["Incident.Recorded", "Incident.Amended"]
-    assert history[0]["data"]["fields"]["value"] == 70000
-    assert history[1]["data"]["changes"] == {"value": 10000000, "currency": "JPY"}
+    assert history[0]["data"]["fields"]["on"] == "2023-12-07"
+    assert history[1]["data"]["changes"] == {"on": "2023-12", "precision": "month"}
     assert history[1]["recorded_by"] == "tester" and len(history[1]["hash"]) == 64
+    seizure = story.json("history", "chiba-seizure")  # its value: claims, then the one accepted
+    assert [h["type"] for h in seizure] == ["Incident.Recorded", *["Incident.Claimed"] * 3, "Incident.ClaimAccepted"]
+    assert seizure[-1]["data"]["changes"] == {"value": 10000000, "currency": "JPY"}
     story("retract", "chiba-seizure", "--reason", "duplicate")
     show = story.json("case", "show", "chiba-lexus")
     assert [i["status"] for i in show["incidents"] if i["kind"] == "seizure"] == ["retracted"]
@@ -116,9 +119,9 @@ def test_timeline_filters(story):
 
 def test_verify_json_and_expect(story):
     v = story.json("verify")
-    assert v["ok"] is True and v["events"] == 28 and v["first_bad_position"] is None
-    assert story("verify", "--expect", v["head"]).stdout == (f"ok: 28 events, head {v['head']}\n"
-                                                            "signatures: 0 events signed, 28 unsigned\n")
+    assert v["ok"] is True and v["events"] == 37 and v["first_bad_position"] is None
+    assert story("verify", "--expect", v["head"]).stdout == (f"ok: 37 events, head {v['head']}\n"
+                                                            "signatures: 0 events signed, 37 unsigned\n")
     other = "f" * 64
     result = story("verify", "--expect", other, "--json", code=1)
     assert json.loads(result.stdout)["ok"] is False
@@ -126,20 +129,20 @@ def test_verify_json_and_expect(story):
 
 
 def test_import_from_stdin_and_bad_lines(run):
-    assert run("import", "-", input=STORY.read_text()).stdout == "imported 27, skipped 0\n"
-    assert run.json("import", str(STORY)) == {"imported": 0, "skipped": 27, "position": 28}
+    assert run("import", "-", input=STORY.read_text()).stdout == "imported 36, skipped 0\n"
+    assert run.json("import", str(STORY)) == {"imported": 0, "skipped": 36, "position": 37}
     bad = '{"op": "case.open", "id": "ok-case", "title": "fine"}\n{nope\n{"op": "case.open", "id": "Bad"}\n'
     result = run("import", "-", input=bad, code=2)
     lines = result.stderr.splitlines()
     assert lines[0].startswith("line 2: not JSON")
     assert lines[1].startswith("line 3: id: invalid id 'Bad'") and "title: missing" in lines[1]
     assert lines[-1] == "Error: 2 bad line(s); nothing was imported"
-    assert len(run.json("history")) == 28  # the merge is two events
+    assert len(run.json("history")) == 37  # the merge is two events
 
 
 def test_demo_twice_records_once(run):
     first = run("demo")
-    assert "chiba-lexus" in first.stdout and "Asahi Shimbun reports 10 million yen" in first.stdout
+    assert "chiba-lexus" in first.stdout and "Asahi Shimbun (B2) gives the figure in yen" in first.stdout
     n = len(run.json("history"))
     run("demo")
     assert len(run.json("history")) == n
@@ -200,7 +203,7 @@ def test_copy_keeps_the_chain_the_head_and_every_answer(story, tmp_path):
 
     target = tmp_path / "copy.db"
     head = story.json("verify")["head"]
-    assert story.json("copy", "--to", str(target)) == {"copied": 28, "events": 28, "head": head}
+    assert story.json("copy", "--to", str(target)) == {"copied": 37, "events": 37, "head": head}
     copy = Runner(target)
     assert copy.json("verify")["head"] == head
     for args in (("cases",), ("timeline", "--include-retracted"), ("case", "show", "chiba-lexus"),

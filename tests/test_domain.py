@@ -13,7 +13,7 @@ from ledger.errors import AlreadyExists, CaseClosed, InvalidInput, InvalidTransi
 
 def _case() -> Case:
     return Case._create(Case.Opened, id=derived_id("case", "c"), case_id="c", data={"title": "T"}, digest="d",
-                        actor="a")
+                        actor="a", sources=[])
 
 
 def test_case_status_rules():

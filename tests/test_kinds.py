@@ -260,7 +260,7 @@ def test_case_show_text_shows_each_kinds_own_fields_and_a_charge_is_one_line(sto
     text = story("case", "show", "han-ivory").stdout
     assert "Regime: UNSCR 1718" in text and "List entry: KPi.900" in text
     chiba = story("case", "show", "chiba-lexus").stdout
-    assert "Charge: Unlicensed" in chiba and "10,000,000 JPY" in chiba  # the story's seizure, as amended
+    assert "Charge: Unlicensed" in chiba and "10,000,000 JPY" in chiba  # the story's seizure: its accepted claim
     refused = story(*[a if a != "arrest-1" else "arrest-2" for a in ARREST[:-4]], "--charge", "two\nlines", code=2)
     assert "newline" in refused.stderr
 
@@ -269,5 +269,5 @@ def test_the_csv_keeps_its_published_columns_in_place_and_appends_new_ones():
     from ledger.export.delimited import CSV_COLUMNS, PUBLISHED
 
     assert CSV_COLUMNS[:len(PUBLISHED)] == PUBLISHED
-    assert CSV_COLUMNS[len(PUBLISHED):] == ["charge", "regime", "entry"]
+    assert CSV_COLUMNS[len(PUBLISHED):] == ["charge", "regime", "entry", "disputed"]  # disputed: issue 12
     assert set(DETAILS) | set(ROLES) <= set(CSV_COLUMNS) and len(set(CSV_COLUMNS)) == len(CSV_COLUMNS)

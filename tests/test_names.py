@@ -115,13 +115,15 @@ def test_both_reports_name_each_entity_in_a_role_line(story):
 
 
 def test_a_correction_of_a_role_names_the_entities_before_and_after(story):
+    story("amend", "chiba-raid", "--reason", "the force and its source, corrected", "--set",
+          "authority=kanagawa-police", "--set", "sources=asahi-2023-12-07,newsonjapan-2023-12-09")
     md = story("report", "chiba-lexus").stdout
-    assert ("\n  - authority: Kanagawa Prefectural Police (kanagawa-police) to Chiba Prefectural Police "
-            "(chiba-police)\n") in md
-    assert "\n  - sources: newsonjapan-2023-12-09 to newsonjapan-2023-12-09, asahi-2023-12-07\n" in md
+    assert ("\n  - authority: Chiba Prefectural Police (chiba-police) to Kanagawa Prefectural Police "
+            "(kanagawa-police)\n") in md
+    assert "\n  - sources: asahi-2023-12-07 to asahi-2023-12-07, newsonjapan-2023-12-09\n" in md
     html = story("report", "chiba-lexus", "--format", "html").stdout
-    assert ("<li>authority: Kanagawa Prefectural Police (kanagawa-police) to Chiba Prefectural Police "
-            "(chiba-police)</li>") in html
+    assert ("<li>authority: Chiba Prefectural Police (chiba-police) to Kanagawa Prefectural Police "
+            "(kanagawa-police)</li>") in html
 
 
 # ---------------------------------------------------------------------- JSON keeps ids
@@ -131,8 +133,8 @@ def test_json_keeps_ids_only(story):
     story("record", "raid", "chiba-lexus", "--on", "2023-12-08", "--source", "asahi-2023-12-07",
           "--authority", "JP", "--target", "chiba-dealer", "--key", "names-jp")
     case = story.json("case", "show", "han-ivory")
-    assert set(case) == {"id", "title", "status", "jurisdiction", "regime", "summary", "incidents", "entities",
-                         "position"}
+    assert set(case) == {"id", "title", "status", "jurisdiction", "regime", "summary", "sources", "claims",
+                         "disputed", "incidents", "entities", "position"}
     probe = next(i for i in case["incidents"] if i["kind"] == "probe")
     assert "names" not in probe and probe["roles"] == {"authority": ["unsc-1718-panel"], "subject": ["h-t-song"]}
     assert all("names" not in i for i in story.json("timeline"))

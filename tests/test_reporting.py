@@ -34,8 +34,12 @@ def test_as_of_the_head_answers_as_the_live_read_models(story):
 
 
 def test_as_of_before_a_correction_shows_the_first_report(story):
-    history = story.json("history", "chiba-seizure")
-    recorded, amended = history[0]["position"], history[1]["position"]
+    history = story.json("history", "chiba-seizure")  # recorded, three claims of its value, an accept
+    recorded, amended = history[0]["position"], history[-1]["position"]
+    assert history[-1]["type"] == "Incident.ClaimAccepted"
+    disputed = story.json("case", "show", "chiba-lexus", "--as-of", str(amended - 1))
+    assert [(i["status"], i["disputed"]) for i in disputed["incidents"] if i["kind"] == "seizure"] == [
+        ("disputed", ["value"])]
     then = story.json("case", "show", "chiba-lexus", "--as-of", str(recorded))
     seizure = next(i for i in then["incidents"] if i["kind"] == "seizure")
     assert (seizure["value"], seizure["currency"], seizure["status"]) == (70000, "USD", "active")
@@ -51,7 +55,7 @@ def test_as_of_a_recording_time(story):
     assert story.json("timeline", "--as-of", tenth) == story.json("timeline", "--as-of", "10")
     assert story.json("cases", "--as-of", "1999-01-01") == []
     assert story.json("cases", "--as-of", "2999-01-01") == story.json("cases")
-    assert story("cases", "--as-of", "100", code=1).stderr == "Error: --as-of 100: the ledger has only 28 events\n"
+    assert story("cases", "--as-of", "100", code=1).stderr == "Error: --as-of 100: the ledger has only 37 events\n"
     assert "give a position" in story("cases", "--as-of", "last tuesday", code=2).stderr
 
 
@@ -59,14 +63,18 @@ def test_as_of_a_recording_time(story):
 
 
 def test_history_gives_every_changed_field_with_old_and_new(story):
-    raid = story.json("history", "chiba-raid")
-    assert "changes" not in raid[0]
-    assert raid[1]["changes"] == {
-        "sources": {"old": ["newsonjapan-2023-12-09"], "new": ["newsonjapan-2023-12-09", "asahi-2023-12-07"]},
-        "authority": {"old": ["kanagawa-police"], "new": ["chiba-police"]}}
-    assert raid[1]["data"]["reason"].startswith("Asahi Shimbun names")
-    text = story("history", "chiba-raid").stdout
-    assert "authority: kanagawa-police -> chiba-police" in text and "recorded" in text
+    questioning = story.json("history", "chiba-questioning")
+    assert "changes" not in questioning[0]
+    assert questioning[1]["changes"] == {"on": {"old": "2023-12-07", "new": "2023-12"},
+                                         "precision": {"old": "day", "new": "month"}}
+    assert questioning[1]["data"]["reason"].startswith("SCMP gives no day")
+    text = story("history", "chiba-questioning").stdout
+    assert "on: 2023-12-07 -> 2023-12" in text and "recorded" in text
+    # a claim is what a source says, not a change; an accepted claim that sets a value is one
+    seizure = story.json("history", "chiba-seizure")
+    assert ["changes" in h for h in seizure] == [False, False, False, False, True]
+    assert seizure[-1]["changes"] == {"value": {"old": 70000, "new": 10000000},
+                                      "currency": {"old": "USD", "new": "JPY"}}
     story("amend", "chiba-raid", "--reason", "second look", "--set", "on=2023-12")
     last = story.json("history", "chiba-raid")[-1]
     assert last["changes"] == {"on": {"old": "2023-12-07", "new": "2023-12"},
@@ -90,10 +98,10 @@ def test_the_markdown_report(story):
     assert INJECTION not in report and "Dealer HQ &lt;script&gt;alert\\(1\\)&lt;/script&gt; &amp; co" not in report
     assert "Dealer HQ &lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in report
     for needle in ("graded B2 (reliability B, credibility 2)", "### 2023-12 (month): questioning",
-                   "Reason: Asahi Shimbun reports 10 million yen", "value: 70000 to 10000000",
-                   ("authority: Kanagawa Prefectural Police (kanagawa-police) to Chiba Prefectural Police "
-                    "(chiba-police)"), "CAMEO 1711, PLOVER COERCE (confiscate)",
-                   f"head hash {head}", "`ledger report chiba-lexus --format md --as-of 29`",
+                   "Reason: Asahi Shimbun (B2) gives the figure in yen", "value: 70000 to 10000000",
+                   "on: 2023-12-07 to 2023-12", "## Contested facts", "JPY 10,000,000: **accepted**",
+                   "CAMEO 1711, PLOVER COERCE (confiscate)",
+                   f"head hash {head}", "`ledger report chiba-lexus --format md --as-of 38`",
                    "open to **investigating** by tester"):
         assert needle in report, needle
 
@@ -101,9 +109,9 @@ def test_the_markdown_report(story):
 def test_the_same_position_gives_a_byte_identical_report(story, tmp_path):
     live = story("report", "chiba-lexus", "--format", "html").stdout
     story("case", "status", "chiba-lexus", "referred", "--reason", "to prosecutors")
-    then = story("report", "chiba-lexus", "--format", "html", "--as-of", "28").stdout
+    then = story("report", "chiba-lexus", "--format", "html", "--as-of", "37").stdout
     story("replay")
-    again = story("report", "chiba-lexus", "--format", "html", "--as-of", "28").stdout
+    again = story("report", "chiba-lexus", "--format", "html", "--as-of", "37").stdout
     assert live == then == again
     out = tmp_path / "r.md"
     story("report", "chiba-lexus", "-o", str(out))
@@ -224,5 +232,6 @@ def test_csv_has_one_row_per_incident_with_roles_flattened(story):
     assert questioning["subject"] == "dealer-owners" and questioning["precision"] == "month"
     assert questioning["status"] == "retracted"
     raid = next(r for r in rows if r["kind"] == "raid")
-    assert (raid["authority"], raid["status"]) == ("chiba-police", "amended")
-    assert raid["sources"] == "newsonjapan-2023-12-09;asahi-2023-12-07"
+    assert (raid["authority"], raid["status"], raid["disputed"]) == ("chiba-police", "active", "")
+    assert rows[0].keys() >= {"disputed"}
+    assert raid["sources"] == "asahi-2023-12-07"

@@ -299,11 +299,12 @@ def test_links_refuse_what_is_not_there(scenario):
 
 def test_the_story_sources_and_links(story):
     assert _cited(story.json("sources")) == {"asahi-2023-12-07": 1, "asahi-2023-12-08": 0, "ndtv-2023-12-12": 1,
-                                             "newsonjapan-2023-12-09": 1, "scmp-2023-12-12": 5}
+                                             "newsonjapan-2023-12-09": 0, "scmp-2023-12-12": 5,
+                                             "scmp-print-2023-12": 0}
     assert [d["id"] for d in story.json("sources", "--publisher", "asahi shimbun")] == [
         "asahi-2023-12-07", "asahi-2023-12-08"]
     assert [d["id"] for d in story.json("sources", "--min-grade", "B2")] == [
-        "asahi-2023-12-07", "asahi-2023-12-08", "scmp-2023-12-12"]
+        "asahi-2023-12-07", "asahi-2023-12-08", "scmp-2023-12-12", "scmp-print-2023-12"]
     keys = {i["id"]: i["key"] for i in story.json("timeline")}
     assert [keys[i] for i in story.json("source", "show", "scmp-2023-12-12")["incidents"]] == [
         "han-expulsion", "chiba-questioning", "han-probe", "chiba-seizure", "han-recall"]

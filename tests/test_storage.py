@@ -22,6 +22,7 @@ import pytest
 from ledger.store.settings import Settings
 from tests.conftest import PG_SERVER, ROOT, STORY, Runner
 
+STORY_EVENTS = 37  # what `import ledger/story.jsonl` stores (the merge is two events)
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 APPEND_ONLY = "stored events are append-only"
 SUPERUSER, _, HOSTPORT = PG_SERVER.partition("@")
@@ -317,7 +318,7 @@ def test_a_writer_role_with_the_readme_grants_does_every_write_and_cannot_change
                           "entity", "alias", "customs-jp", "Japan Customs and Tariff Bureau"],
                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert out.returncode == 0 and out.stdout.startswith("entity customs-jp: recorded at position "), out.stderr
-    events = 28 + 10
+    events = STORY_EVENTS + 10
     assert alice.json("replay") == {"replayed": events, "position": events}
     assert alice.json("case", "show", "kobe-port")["status"] == "investigating"
     assert incident["incident"] not in {i["id"] for i in alice.json("timeline")}
@@ -339,21 +340,22 @@ def test_a_writer_role_with_the_readme_grants_does_every_write_and_cannot_change
 
     rows = shared.carol.json("history")
     assert {r["position"]: r["db_role"] for r in rows} == {
-        **dict.fromkeys(range(1, 29), shared.owner), **dict.fromkeys(range(29, events + 1), names["alice"])}
+        **dict.fromkeys(range(1, STORY_EVENTS + 1), shared.owner),
+        **dict.fromkeys(range(STORY_EVENTS + 1, events + 1), names["alice"])}
 
 
 def test_a_second_writer_replays_what_the_first_built_and_a_reader_answers_every_read(shared):
     alice, bob, carol, names = shared.alice, shared.bob, shared.carol, shared.names
     alice("case", "open", "kobe-port", "--title", "Shipments through Kobe port")
     alice("cases")  # alice's catch-up builds the read models, as the writers' group
-    assert bob.json("replay") == {"replayed": 29, "position": 29}
-    assert alice.json("replay") == {"replayed": 29, "position": 29}
+    assert bob.json("replay") == {"replayed": STORY_EVENTS + 1, "position": STORY_EVENTS + 1}
+    assert alice.json("replay") == {"replayed": STORY_EVENTS + 1, "position": STORY_EVENTS + 1}
     bob("case", "status", "kobe-port", "investigating", "--reason", "bob's leads")
     with shared.cluster.connect(SUPERUSER, shared.database) as con:
         owners = {r[0] for r in con.execute("SELECT tableowner FROM pg_tables WHERE schemaname = 'ledger_read'")}
         roles = [r[0] for r in con.execute("SELECT db_role FROM public.ledger_events ORDER BY notification_id")]
     assert owners == {names["ledger_writer"]}  # whoever built them
-    assert roles[28:] == [names["alice"], names["bob"]]
+    assert roles[STORY_EVENTS:] == [names["alice"], names["bob"]]
 
     # the read models are behind (bob's write): the reader builds them in memory, and writes nothing
     assert carol.json("case", "show", "kobe-port")["status"] == "investigating"
@@ -374,7 +376,7 @@ def test_a_second_writer_replays_what_the_first_built_and_a_reader_answers_every
                       where)
     _one_line_refusal(carol("import", str(STORY), code=1), "not write to it")
     _one_line_refusal(carol("replay", code=1), f"role {names['carol']} may not write them", "ledger_read")
-    assert carol.json("verify")["events"] == 31
+    assert carol.json("verify")["events"] == STORY_EVENTS + 3
 
 
 # ---------------------------------------------------------------------- PostgreSQL: what one role may plant for another
@@ -475,7 +477,7 @@ def test_a_single_user_ledger_keeps_its_stored_read_models(story, db_url):
     anything there, so it reads and catches up the stored read models (not in memory)."""
     from projections.readmodels import ReadModels
 
-    assert story.json("init")["read_models"] == {"position": 28, "stored": True}
+    assert story.json("init")["read_models"] == {"position": STORY_EVENTS, "stored": True}
     read_models = ReadModels(Settings(db=db_url))
     try:
         assert not read_models.wary and not read_models.read_only
@@ -503,7 +505,7 @@ def test_a_writer_cannot_have_another_writers_catch_up_store_an_event_in_its_nam
     bob("source", "add", "bobs-source", "--publisher", "Bob", "--title", "Bob's own")
     _one_line_refusal(bob("cases", code=1), "events are inserted only by the ledger's own writes")
     _, roles = _events_table(shared)
-    assert roles[28:] == [names["alice"], names["bob"]]
+    assert roles[STORY_EVENTS:] == [names["alice"], names["bob"]]
 
     # the same, back as bob himself first (RESET ROLE), its failure hidden so that bob's read goes on
     _as_writers_group(shared, f"""
@@ -516,7 +518,7 @@ def test_a_writer_cannot_have_another_writers_catch_up_store_an_event_in_its_nam
     alice("case", "status", "kobe-port", "investigating", "--reason", "new leads")
     assert bob.json("case", "show", "kobe-port")["status"] == "investigating"
     _, roles = _events_table(shared)
-    assert roles[28:] == [names["alice"], names["bob"], names["alice"]]
+    assert roles[STORY_EVENTS:] == [names["alice"], names["bob"], names["alice"]]
     assert bob.json("verify")["ok"]
 
 
@@ -541,9 +543,9 @@ def test_a_writer_inserts_only_the_columns_the_ledger_writes_and_only_as_itself(
         pytest.raises(psycopg.errors.InsufficientPrivilege, match="read models' connection"),
     ):
         con.execute(f"INSERT INTO public.ledger_events ({columns}) VALUES ({values})")
-    assert len(_events_table(shared)[1]) == 28
+    assert len(_events_table(shared)[1]) == STORY_EVENTS
     shared.alice("case", "open", "kobe-port", "--title", "The ledger's own insert, with the column grant")
-    assert _events_table(shared)[1][28:] == [names["alice"]]
+    assert _events_table(shared)[1][STORY_EVENTS:] == [names["alice"]]
     assert shared.alice.json("verify")["ok"]
 
 
@@ -570,7 +572,7 @@ def test_a_ledger_with_the_former_db_role_trigger_is_upgraded_by_its_owners_init
         con.execute(f'SET ROLE "{names["ledger_writer"]}"')
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="acting as"):
             con.execute(FORGE)
-    assert _events_table(shared)[1][28:] == [names["alice"]]
+    assert _events_table(shared)[1][STORY_EVENTS:] == [names["alice"]]
 
 
 def test_a_write_after_init_runs_no_ddl_on_postgresql(cluster, tmp_path):

@@ -196,7 +196,7 @@ def test_an_edited_event_fails_replay_report_and_export_and_history_warns(story,
 
 def test_a_report_as_of_before_an_edit_still_answers(story, db_url):
     position = _opened(story)
-    later = story.json("history")[-1]["position"]
+    later = [h for h in story.json("history") if "Asahi" in json.dumps(h["data"])][-1]["position"]
     _rewrite(db_url, later, "Asahi", "Asaxi")
     text = story("report", "chiba-lexus", "--as-of", str(later - 1)).stdout
     assert f"Made from ledger position {later - 1}, head hash " in text
@@ -370,12 +370,17 @@ def test_a_ledger_file_the_user_may_only_read_answers_every_read():
 def test_ftm_events_carry_every_correction_and_name_a_merged_survivor(story):
     entities = [json.loads(line) for line in story("export", "--format", "ftm").stdout.splitlines()]
     events = {e["properties"]["recordId"][0]: e for e in entities if e["schema"] == "Event"}
-    recorded, amended = story.json("history", "chiba-seizure")
+    recorded, amended = story.json("history", "chiba-questioning")
     notes = events[recorded["stream"].split(":", 1)[1]]["properties"]["notes"]
     assert notes[1:] == [
-        (f"amended at position {amended['position']} by tester at {amended['recorded_at']}: value 70000 -> "
-         f"10000000; currency USD -> JPY; reason: {amended['data']['reason']}; prompted by: "
+        (f"amended at position {amended['position']} by tester at {amended['recorded_at']}: on 2023-12-07 -> "
+         f"2023-12; precision day -> month; reason: {amended['data']['reason']}; prompted by: "
          f"{', '.join(amended['data']['sources'])}")]
+    *_, accepted = story.json("history", "chiba-seizure")  # an accepted claim's value is a correction too
+    notes = events[accepted["stream"].split(":", 1)[1]]["properties"]["notes"]
+    assert (f"accepted at position {accepted['position']} by tester at {accepted['recorded_at']}: value 70000 -> "
+            f"10000000; currency USD -> JPY; reason: {accepted['data']['reason']}; prompted by: "
+            "asahi-2023-12-08") in notes
     described = [e["properties"]["description"][0] for e in events.values()
                  if "h-t-song" in e["properties"]["description"][0]]
     assert described and all("han-tae-song (recorded as h-t-song)" in d for d in described)

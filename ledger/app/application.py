@@ -20,6 +20,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.utils import Environment
 
+from ledger.app import claiming
 from ledger.app import inputs as m
 from ledger.domain.aggregates import Case, Entity, Incident, Key, Policy, Source
 from ledger.domain.chain import ChainRow, stream_hex
@@ -428,7 +429,8 @@ class LedgerApplication(Application[UUID]):
         if existing is not None:
             existing.same_as(op.digest(), op.data())  # type: ignore[attr-defined]
             return Outcome(ident, skipped=True)
-        aggregate = cls._create(created, id=derived_id(kind, ident), data=op.data(), digest=op.digest(),
+        data = {k: v for k, v in op.data().items() if k not in fields}  # (a case's sources: their own field)
+        aggregate = cls._create(created, id=derived_id(kind, ident), data=data, digest=op.digest(),
                                 actor=actor, **fields)
         unit.add(aggregate)
         return Outcome(ident, False, unit.collect(aggregate))
@@ -446,7 +448,10 @@ class LedgerApplication(Application[UUID]):
         return self._add(unit, Entity, "entity", op, actor, Entity.Added, entity_id=op.id)
 
     def _case_open(self, unit: Unit, op: m.CaseOpen, actor: str) -> Outcome:
-        return self._add(unit, Case, "case", op, actor, Case.Opened, case_id=op.id)
+        existing = unit.get(Case, derived_id("case", op.id))
+        if existing is None:
+            self._check_refs(unit, [], op.sources)
+        return self._add(unit, Case, "case", op, actor, Case.Opened, case_id=op.id, sources=op.sources)
 
     def _key_add(self, unit: Unit, op: m.KeyAdd, actor: str) -> Outcome:
         from ledger.app.evidence import key_id_of, parse_public_key, public_text
@@ -516,6 +521,12 @@ class LedgerApplication(Application[UUID]):
         done = case.change_status(op.status, op.reason, actor, op.key, op.digest())
         return Outcome(op.id, not done, unit.collect(case))
 
+    # ------------------------------------------------------------------ contested claims (ledger/app/claiming.py)
+
+    _claim = claiming.claim
+    _accept = claiming.accept
+    _refute = claiming.refute
+
     # ------------------------------------------------------------------ incidents
 
     def _record_incident(self, unit: Unit, op: m.Record, actor: str) -> Outcome:
@@ -556,7 +567,7 @@ class LedgerApplication(Application[UUID]):
         return Outcome(incident.incident_id, not done, unit.collect(incident),
                        warnings=_dated_later(changes["on"]) if done and "on" in changes else [])
 
-    def _changes(self, incident: Incident, values: dict[str, Any]) -> dict[str, Any]:
+    def _changes(self, incident: Incident, values: dict[str, Any], verb: str = "amend") -> dict[str, Any]:
         """`--set FIELD=VALUE` pairs as stored fields, each value in its normal form."""
         allowed = amendable_fields(incident.kind)
         aliases = {field: role for role, field in m.RECORDS[incident.kind].roles.items()}
@@ -565,7 +576,7 @@ class LedgerApplication(Application[UUID]):
             name = aliases.get(given, given)
             if name not in allowed:
                 raise InvalidInput(
-                    f"cannot amend {shown(name)} of {a(incident.kind)}: amend one of {', '.join(allowed)}")
+                    f"cannot {verb} {shown(name)} of {a(incident.kind)}: {verb} one of {', '.join(allowed)}")
             changes[name] = m.normal_value(incident.kind, name, value)
         return changes
 

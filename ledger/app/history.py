@@ -71,9 +71,15 @@ def history(app: Any, ident: str | None = None, upto: int | None = None) -> list
     return rows
 
 
+# the events that set a record's fields: its recording, an amendment, an accepted claim's value
+_CHANGING = frozenset({"Recorded", "Added", "Amended", "ClaimAccepted"})
+
+
 def _diff(out: dict[str, Any], event: Any, current: dict[str, Any]) -> None:
     """Fold the incident's fields; an amendment's row gets `changes`: FIELD -> {old, new}."""
     fields, changes = getattr(event, "fields", None), getattr(event, "changes", None)
+    if type(event).__name__ not in _CHANGING:  # a claim's changes are what a source says, not the incident's
+        return
     if isinstance(fields, dict):
         current.update(fields)
     elif isinstance(changes, dict):  # (anything else was stored by hand: shown as it is, in `data`)

@@ -104,22 +104,28 @@ def import_lines(app: LedgerApplication, lines: Lines | Callable[[], Lines], act
         return result
 
 
+# the ops that name an incident recorded earlier, and the field that names it
+_NAMING = {"amend": "incident", "retract": "incident", "claim": "target", "accept": "target", "refute": "target"}
+_QUOTED = tuple(f'"{op}"' for op in _NAMING)
+_QUOTED_BYTES = tuple(name.encode() for name in _QUOTED)
+
+
 def _scan(lines: Lines) -> tuple[int, set[UUID]]:
-    """Pass 0: how many lines, and which incidents later lines amend or retract (only those
-    are kept whole while validating)."""
+    """Pass 0: how many lines, and which incidents later lines amend, retract, claim or rule on
+    (only those are kept whole while validating)."""
     total = 0
     corrected: set[UUID] = set()
     for line in lines:
         if not line.strip():
             continue
         total += 1
-        if ('"incident"' in line) if isinstance(line, str) else (b'"incident"' in line):
+        if any(name in line for name in (_QUOTED if isinstance(line, str) else _QUOTED_BYTES)):  # type: ignore[operator]
             try:
                 data = orjson.loads(line)
-                if data.get("op") in ("amend", "retract") and isinstance(data.get("incident"), str):
-                    ref = data["incident"]
+                ref = data.get(_NAMING.get(data.get("op"), ""))
+                if isinstance(ref, str) and not ref.startswith("case:"):
                     corrected.add(UUID(as_incident_id(ref) or incident_id_for_key(ref)))
-            except (orjson.JSONDecodeError, AttributeError, ValueError):
+            except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
                 pass  # the validation pass names the bad line
     return total, corrected
 

@@ -253,6 +253,11 @@ class CaseOpen(Op):
     jurisdiction: Country | None = None
     regime: OptText = None
     summary: OptPara = None
+    sources: list[Id] = []  # what the case's fields rest on: the case as opened is their claim
+
+    def data(self) -> dict[str, Any]:
+        # without sources, as a case was before it could name them: its digest stays what it was
+        return self.values({"key"} if self.sources else {"key", "sources"})
 
 
 class CaseStatus(Op):
@@ -430,6 +435,41 @@ class Retract(Op):
     sources: list[Id] = []
 
 
+class Claim(Op):
+    """What one source says about fields of an incident (its id or key) or a case (`case:ID`)."""
+
+    op = "claim"
+    target: Text
+    source: Id
+    set: Annotated[dict[str, Any], Field(min_length=1)]
+    quote: OptPara = None
+
+
+class Accept(Op):
+    """Make one source's claim of a field the target's value, with the reason."""
+
+    op = "accept"
+    target: Text
+    field: Text
+    source: Id
+    reason: Para
+
+
+class Refute(Accept):
+    """Mark one source's claim of a field wrong, with the reason: kept and shown, no longer counted."""
+
+    op = "refute"
+
+
+def claim_digest(op: Claim, target: str, changes: dict[str, Any]) -> str:
+    """Same-or-other for a claim: the target by its id, the source, the values in stored form, the quote."""
+    return canonical_digest(op.op, {"target": target, "source": op.source, "changes": changes, "quote": op.quote})
+
+
+def ruling_digest(op: Accept, target: str, field: str) -> str:
+    return canonical_digest(op.op, {"target": target, "field": field, "source": op.source, "reason": op.reason})
+
+
 class KeyAdd(Op):
     """Register an actor's public key (the ledger's own evidence: not an op of import files)."""
 
@@ -460,7 +500,7 @@ class PolicyAdopt(Op):
 
 
 _OP_CLASSES: tuple[type[Op], ...] = (SourceAdd, SourceAmend, EntityAdd, EntityAlias, EntityMerge, CaseOpen,
-                                     CaseStatus, *RECORDS.values(), Amend, Retract)
+                                     CaseStatus, *RECORDS.values(), Amend, Retract, Claim, Accept, Refute)
 OPS: dict[str, type[Op]] = {m.op: m for m in _OP_CLASSES}
 
 

@@ -19,6 +19,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import get_topic, register_topic
 
+from ledger.domain import claims
+from ledger.domain.versions import UPCASTERS, class_version
 from ledger.domain.vocabulary import CASE_STATUSES, TOPIC
 from ledger.errors import AlreadyExists, CaseClosed, InvalidInput, InvalidTransition, Refused
 
@@ -206,23 +208,190 @@ class Entity(Keyed):
         self.merged_from.append(duplicate)
 
 
-class Case(Keyed):
+class Contested(Keyed):
+    """An aggregate whose fields sources may contest (`ledger.domain.claims` holds every rule):
+    an incident, a case. The subclass says what its fields are and what its own sources are."""
+
+    claims: dict[str, Any] | None
+    kind_of_fields: str | None  # the incident's kind; None for a case
+    amended_by: dict[str, list[str] | None]  # the sources an amendment of a field named (claims.amended_by)
+
+    def current(self) -> dict[str, Any]:
+        """Its fields as they stand, in stored form."""
+        raise NotImplementedError
+
+    @property
+    def own_sources(self) -> list[str]:
+        raise NotImplementedError
+
+    @property
+    def claim_state(self) -> dict[str, Any]:
+        return self.claims if self.claims is not None else claims.new_state()
+
+    def _own(self, claimed: dict[str, Any]) -> dict[str, Any]:
+        """The target's own value of each field a claim names, as it stands."""
+        declared = claims.fields_of(self.kind_of_fields)
+        return {field: claims.value_of(declared[field], self.current()) for field in claimed}
+
+    def check_claim(self, changes: dict[str, Any], source: str, quote: str | None = None) -> dict[str, Any]:
+        """The claim's fields and values; refused when a rule of claims forbids it. Empty when it
+        adds nothing (the source already says so)."""
+        claimed = claims.claimed_fields(self.kind_of_fields, changes)
+        if not claimed:
+            raise InvalidInput("a claim sets at least one field")
+        new = claims.check_claim(self.claim_state, claimed, source, quote, self.own_sources, self._own(claimed),
+                                 self.amended_by)
+        return claimed if new else {}
+
+    def _apply_claim(self, changes: dict[str, Any], source: str, quote: str | None) -> None:
+        claimed = claims.claimed_fields(self.kind_of_fields, changes)
+        self.claims = claims.claimed(self.claim_state, claimed, source, quote, self._own(claimed), self.own_sources,
+                                     self.amended_by)
+
+    def accepted_changes(self, field: str, source: str) -> dict[str, Any]:
+        """What accepting a source's claim of a field changes (empty: its value is the field's already)."""
+        claims.check_ruling(self.claim_state, field, source, "accept")
+        value = claims._values(self.claim_state, field)[source]
+        changes = claims.changes_of(self.kind_of_fields, field, value)
+        if "on" in changes:
+            from ledger.domain.values import parse_date
+
+            changes["precision"] = parse_date(changes["on"]).precision
+        current = self.current()
+        return {k: v for k, v in changes.items() if current.get(k) != v}
+
+    def _apply_ruling(self, ruling: str, field: str, source: str, reason: str, changes: dict[str, Any]) -> None:
+        state = self.claim_state
+        if ruling == "accept":
+            claims.accepted(state, field, source, reason)
+            if changes:
+                state["amended"] = True
+                self._changed(changes)
+        else:
+            claims.refuted(state, field, source, reason)
+        self.claims = state
+
+    def _changed(self, changes: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _check_open(self) -> None:
+        """Refused when the target takes no claims (a retracted incident)."""
+
+    # each aggregate's @event methods, with its own event classes (Incident.Claimed, Case.Claimed, ...)
+    _claimed: Any
+    _claim_accepted: Any
+    _claim_refuted: Any
+
+    def claim(self, changes: dict[str, Any], source: str, quote: str | None, actor: str,
+              op_key: str | None, digest: str) -> bool:
+        """What a source says about fields of the target, beside what the others say; False when
+        it adds nothing (the same key and data, or the source already says so)."""
+        if self.seen(op_key, digest):
+            return False
+        self._check_open()
+        if not self.check_claim(changes, source, quote):
+            return False
+        self._claimed(source=source, changes=changes, quote=quote, actor=actor, op_key=op_key, digest=digest)
+        return True
+
+    def rule(self, ruling: str, field: str, source: str, reason: str, actor: str, op_key: str | None,
+             digest: str) -> bool:
+        """`accept` or `refute` one source's claim of a field."""
+        if self.seen(op_key, digest):
+            return False
+        self._check_open()
+        if ruling == "accept":
+            changes = self.accepted_changes(field, source)
+            self._claim_accepted(field=field, source=source, reason=reason, changes=changes, actor=actor,
+                                 op_key=op_key, digest=digest)
+        else:
+            claims.check_ruling(self.claim_state, field, source, "refute")
+            self._claim_refuted(field=field, source=source, reason=reason, actor=actor, op_key=op_key, digest=digest)
+        return True
+
+
+class Case(Contested):
     class Opened(Aggregate.Created):
         case_id: str
         data: dict[str, Any]
         digest: str
         actor: str
+        sources: list[str]  # v2: the sources of the case's fields as opened
+
+        upcast_v1_v2 = staticmethod(UPCASTERS["Case.Opened"][0])
+
+    Opened.class_version = class_version("Case.Opened")  # type: ignore[attr-defined]
 
     @event(Opened)
-    def __init__(self, case_id: str, data: dict[str, Any], digest: str, actor: str):
+    def __init__(self, case_id: str, data: dict[str, Any], digest: str, actor: str, sources: list[str]):
         self.case_id = case_id
         self.data = data
         self.digest = digest
+        self.sources = list(sources)
         self.status = "open"
         self.op_keys = {}
+        self.claims = None
+        self.kind_of_fields = None
+        self.amended_by = {}
+        self.accepted_values: dict[str, Any] = {}
 
     def same_as(self, digest: str, data: dict[str, Any] | None = None) -> bool:
-        return _check_same("case", self.case_id, self.digest, digest, self.data, data)
+        stored = {**self.data, **({"sources": self.sources} if self.sources else {})}
+        return _check_same("case", self.case_id, self.digest, digest, stored, data)
+
+    def current(self) -> dict[str, Any]:
+        """The case's fields as they stand: as opened, and as accepted claims set them."""
+        return {**self.data, **self.accepted_values}
+
+    @property
+    def own_sources(self) -> list[str]:
+        return self.sources
+
+    def _changed(self, changes: dict[str, Any]) -> None:
+        self.accepted_values = {**self.accepted_values, **changes}
+
+    class Claimed(Aggregate.Event):
+        source: str
+        changes: dict[str, Any]
+        quote: str | None
+        actor: str
+        op_key: str | None
+        digest: str
+
+    @event(Claimed)
+    def _claimed(self, source: str, changes: dict[str, Any], quote: str | None, actor: str,
+                 op_key: str | None, digest: str) -> None:
+        self._apply_claim(changes, source, quote)
+        self._remember(op_key, digest)
+
+    class ClaimAccepted(Aggregate.Event):
+        field: str
+        source: str
+        reason: str
+        changes: dict[str, Any]
+        actor: str
+        op_key: str | None
+        digest: str
+
+    class ClaimRefuted(Aggregate.Event):
+        field: str
+        source: str
+        reason: str
+        actor: str
+        op_key: str | None
+        digest: str
+
+    @event(ClaimAccepted)
+    def _claim_accepted(self, field: str, source: str, reason: str, changes: dict[str, Any], actor: str,
+                        op_key: str | None, digest: str) -> None:
+        self._apply_ruling("accept", field, source, reason, changes)
+        self._remember(op_key, digest)
+
+    @event(ClaimRefuted)
+    def _claim_refuted(self, field: str, source: str, reason: str, actor: str, op_key: str | None,
+                       digest: str) -> None:
+        self._apply_ruling("refute", field, source, reason, {})
+        self._remember(op_key, digest)
 
     def check_accepts_incidents(self) -> None:
         if self.status == "closed":
@@ -257,7 +426,7 @@ class Case(Keyed):
         self._remember(op_key, digest)
 
 
-class Incident(Keyed):
+class Incident(Contested):
     """One dated act of one of the kinds (ledger.domain.kinds), in one case, citing at least one source."""
 
     class Recorded(Aggregate.Created):
@@ -277,6 +446,9 @@ class Incident(Keyed):
         self.digest = digest
         self.status = "active"
         self.op_keys = {}
+        self.claims = None
+        self.kind_of_fields = kind
+        self.amended_by = {}
 
     @classmethod
     def recorded(cls, incident_id: UUID, case: str, kind: str, key: str | None, fields: dict[str, Any],
@@ -300,9 +472,9 @@ class Incident(Keyed):
                                 + (f" ({which})" if which else ""))
         return True
 
-    def _check_correctable(self) -> None:
+    def _check_correctable(self, what: str = "amended or retracted again") -> None:
         if self.status == "retracted":
-            raise Refused(f"incident {self.incident_id} is retracted: it cannot be amended or retracted again")
+            raise Refused(f"incident {self.incident_id} is retracted: it cannot be {what}")
 
     class Amended(Aggregate.Event):
         changes: dict[str, Any]
@@ -329,6 +501,68 @@ class Incident(Keyed):
                  op_key: str | None, digest: str) -> None:
         self.fields.update(changes)
         self.status = "amended"
+        touched = {field: claims.value_of(stored, self.fields)
+                   for field, stored in claims.fields_of(self.kind).items() if set(stored) & set(changes)}
+        self.amended_by = claims.amended_by(touched, sources, self.amended_by)
+        if self.claims is not None:
+            claims.amended(self.claims, touched, sources)
+        self._remember(op_key, digest)
+
+    def current(self) -> dict[str, Any]:
+        return self.fields
+
+    @property
+    def own_sources(self) -> list[str]:
+        return list(self.fields.get("sources") or [])
+
+    def _changed(self, changes: dict[str, Any]) -> None:
+        self.fields.update(changes)
+        self.status = "amended"
+
+    def _check_open(self) -> None:
+        self._check_correctable("claimed or ruled on")
+
+    class Claimed(Aggregate.Event):
+        source: str
+        changes: dict[str, Any]
+        quote: str | None
+        actor: str
+        op_key: str | None
+        digest: str
+
+    @event(Claimed)
+    def _claimed(self, source: str, changes: dict[str, Any], quote: str | None, actor: str,
+                 op_key: str | None, digest: str) -> None:
+        self._apply_claim(changes, source, quote)
+        self._remember(op_key, digest)
+
+    class ClaimAccepted(Aggregate.Event):
+        field: str
+        source: str
+        reason: str
+        changes: dict[str, Any]  # what the accepted value changed in the incident's fields
+        actor: str
+        op_key: str | None
+        digest: str
+
+    class ClaimRefuted(Aggregate.Event):
+        field: str
+        source: str
+        reason: str
+        actor: str
+        op_key: str | None
+        digest: str
+
+    @event(ClaimAccepted)
+    def _claim_accepted(self, field: str, source: str, reason: str, changes: dict[str, Any], actor: str,
+                        op_key: str | None, digest: str) -> None:
+        self._apply_ruling("accept", field, source, reason, changes)
+        self._remember(op_key, digest)
+
+    @event(ClaimRefuted)
+    def _claim_refuted(self, field: str, source: str, reason: str, actor: str, op_key: str | None,
+                       digest: str) -> None:
+        self._apply_ruling("refute", field, source, reason, {})
         self._remember(op_key, digest)
 
     class Retracted(Aggregate.Event):

@@ -14,7 +14,8 @@ ROLE_COLUMNS = list(ROLES)
 PUBLISHED = ["id", "key", "case", "kind", "on", "precision", "status", "place", "country", "note", "value", "currency",
              "reason", "authority", "target", "item", "holder", "subject", "envoy", "sending_state", "post", "person",
              "expelling_state", "sources", "cameo", "plover", "plover_mode", "recorded_at", "recorded_by"]
-CSV_COLUMNS = PUBLISHED + [c for c in (*DETAILS, *ROLE_COLUMNS) if c not in PUBLISHED]
+# `disputed`: the fields sources still contest (no claim accepted), `;`-joined (contested claims)
+CSV_COLUMNS = PUBLISHED + [c for c in (*DETAILS, *ROLE_COLUMNS) if c not in PUBLISHED] + ["disputed"]
 
 
 def chunks(db: Db, case: str | None = None) -> list[str]:
@@ -36,5 +37,6 @@ def flat_incident(inc: dict[str, Any]) -> dict[str, Any]:
     for role in ROLE_COLUMNS:
         row[role] = ";".join(inc["roles"].get(role, []))
     row["sources"] = ";".join(inc["sources"])
+    row["disputed"] = ";".join(inc["disputed"])
     row.update(EVENT_CODES[inc["kind"]])
     return row

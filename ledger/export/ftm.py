@@ -14,7 +14,10 @@ it, who made it and when; the Admiralty grading — in the Document's `notes`; r
 actor — in `notes` ("recorded by ... at ..."); a seizure's value — the Event's `description` (FtM's
 amounts belong to things, and the value is the incident's claim, not the item's); merges — the
 duplicate's id and name become the survivor's alias, and an Event's `description` names the
-survivor (with the id as recorded).
+survivor (with the id as recorded); contested claims (FtM keeps one value of a property, and
+followthemoney's statements one per source, without a standing) — every claimed value of a field
+in `notes`, with its sources, its standing (accepted, standing, refuted), the reason and the
+quotes; the sources of claims are Documents too.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from ledger.domain.values import is_country_ref
 from projections.queries import (
     Db,
     case_rows,
+    claims_of,
     corrections,
     entity_rows,
     merged_from,
+    publishers_of,
     source_rows,
     survivors_of,
     timeline,
@@ -62,9 +67,17 @@ def ftm_entities(db: Db, case: str | None = None) -> Iterator[dict[str, Any]]:
 
     incidents = timeline(db, case=case)  # retracted ones left out: FtM holds the current view
     needed_sources = {s for inc in incidents for s in inc["sources"]}
+    needed_sources |= {s for inc in incidents for values in inc["claims"].values() for v in values
+                       for s in v["sources"]}
+    cases = case_rows(db, case)
+    case_claims: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for case_row in cases:
+        own = json.loads(case_row["sources"]) if case_row.get("sources") else []
+        case_claims[case_row["id"]] = claims_of(case_row, own, publishers_of(db, [case_row]))["claims"]
+        needed_sources |= {s for values in case_claims[case_row["id"]].values() for v in values for s in v["sources"]}
     needed_entities = {r for inc in incidents for refs in inc["roles"].values() for r in refs if not is_country_ref(r)}
     survivors = survivors_of(db, needed_entities)
-    for row in map(_row, case_rows(db, case)):
+    for row in map(_row, cases):
         project = model.make_entity("Project")
         project.id = _id("case", row.id)
         project.add("name", row.title)
@@ -73,6 +86,7 @@ def ftm_entities(db: Db, case: str | None = None) -> Iterator[dict[str, Any]]:
         project.add("summary", row.summary)
         project.add("country", row.jurisdiction)
         project.add("program", row.regime)
+        project.add("notes", claim_notes(case_claims[row.id]))
         yield project.to_dict()
 
     for row in map(_row, source_rows(db, sorted(needed_sources))):
@@ -120,6 +134,23 @@ def ftm_entities(db: Db, case: str | None = None) -> Iterator[dict[str, Any]]:
         yield from _event(model, inc, survivors, legal, rows, fixes.get(inc["id"], []))
 
 
+def claim_notes(claimed: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Every claimed value of a field, with its sources (FtM holds one value of a property; the
+    claims that disagree with it, or agree, are kept here): `claim FIELD = VALUE by SOURCES:
+    STATUS[, corroborated][; reason: ...][; quote (SOURCE): ...]`."""
+    from ledger.domain.claims import shown_value
+
+    notes = []
+    for field, values in claimed.items():
+        for v in values:
+            note = (f"claim {field} = {shown_value(v['value'])} by {', '.join(v['sources']) or 'the case as opened'}: "
+                    f"{v['status']}" + (", corroborated" if v["corroborated"] else ""))
+            note += f"; reason: {v['reason']}" if v["reason"] else ""
+            note += "".join(f"; quote ({b['source']}): {b['quote']}" for b in v["by"] if b["quote"])
+            notes.append(note)
+    return notes
+
+
 def _text(value: Any) -> str:
     if value is None:
         return "(none)"
@@ -164,6 +195,7 @@ def _event(model: Any, inc: dict[str, Any], survivors: dict[str, str], legal: se
                        f"recorded by {inc['recorded_by']} at {inc['recorded_at']}")
     for note in corrections:
         event.add("notes", note)
+    event.add("notes", claim_notes(inc["claims"]))
     links = []
     for role, refs in inc["roles"].items():
         for ref in refs:

@@ -50,7 +50,15 @@ def _ops(event: Any, stream: str, refs: dict[str, str]) -> list[dict[str, Any]]:
     if isinstance(event, (Source.Added, Entity.Added, Case.Opened)):
         refs[stream] = event.data["id"]
         op = {Source.Added: "source.add", Entity.Added: "entity.add", Case.Opened: "case.open"}[type(event)]
-        return [{"op": op, **_compact(event.data)}]
+        return [{"op": op, **_compact({**event.data, "sources": getattr(event, "sources", None)})}]
+    if isinstance(event, (Incident.Claimed, Case.Claimed)):
+        changes = {k: v for k, v in event.changes.items() if k != "precision"}
+        return [_compact({"op": "claim", "target": _target(event, stream, refs), "source": event.source,
+                          "set": changes, "quote": event.quote, "key": event.op_key}, keep=("set",))]
+    if isinstance(event, (Incident.ClaimAccepted, Case.ClaimAccepted, Incident.ClaimRefuted, Case.ClaimRefuted)):
+        op = "accept" if isinstance(event, (Incident.ClaimAccepted, Case.ClaimAccepted)) else "refute"
+        return [{"op": op, "target": _target(event, stream, refs), "field": event.field, "source": event.source,
+                 "reason": event.reason, "key": event.op_key}]
     if isinstance(event, Source.Amended):
         return [{"op": "source.amend", "id": refs[stream], "reason": event.reason, "set": event.changes,
                  "key": event.op_key}]
@@ -77,6 +85,13 @@ def _ops(event: Any, stream: str, refs: dict[str, str]) -> list[dict[str, Any]]:
     return []  # Entity.Absorbed: the merge line carries it
 
 
+def _target(event: Any, stream: str, refs: dict[str, str]) -> str:
+    """A claim's TARGET as import takes it: the incident's id, or `case:ID`."""
+    if isinstance(event, (Case.Claimed, Case.ClaimAccepted, Case.ClaimRefuted)):
+        return "case:" + refs[stream]
+    return str(UUID(stream))
+
+
 def _codes(kind: str) -> dict[str, str]:
     return {k: v for k, v in EVENT_CODES[kind].items() if v is not None}
 
@@ -100,6 +115,8 @@ def _case_scope(app: Any, case_id: str, upto: int | None = None) -> set[str]:
     for row, event in app.log(upto=upto):
         if row.originator_id == case_stream:
             found = True
+            sources.update(getattr(event, "sources", None) or [])  # the case's own (Case.Opened v2)
+            sources.update([event.source] if getattr(event, "source", None) else [])  # a claim on the case
         if isinstance(event, Entity.Added):
             refs[row.originator_id] = event.entity_id
         if isinstance(event, Entity.MergedInto):
@@ -110,6 +127,7 @@ def _case_scope(app: Any, case_id: str, upto: int | None = None) -> set[str]:
             fields = getattr(event, "fields", None) or getattr(event, "changes", {})
             sources.update(fields.get("sources") or [])
             sources.update(getattr(event, "sources", None) or [])
+            sources.update([event.source] if getattr(event, "source", None) else [])  # a claim, an accept
             for role in m.RECORDS[incidents[row.originator_id]].roles:
                 entities.update(r for r in fields.get(role) or [] if not is_country_ref(r))
     if not found:

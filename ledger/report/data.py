@@ -45,6 +45,11 @@ def report_data(db: Db, position: int, case_id: str, head: str, receipt: dict[st
                  for value in (fix["old"].get(field), fix["changes"][field]) for ref in _refs(value)}
     if corrected - set(names):
         names |= names_of(db, corrected - set(names))
+    contested = _contested(case)
+    cited |= {b["source"] for fact in contested for v in fact["values"] for b in v["by"] if b["source"]}
+    claimed = {ref for fact in contested if fact["roles"] for v in fact["values"] for ref in _refs(v["value"])}
+    if claimed - set(names):
+        names |= names_of(db, claimed - set(names))
     sources = {r["id"]: r for r in source_rows(db, sorted(cited))}
     for source in sources.values():
         source["grading"] = f"{source['reliability'] or '?'}{source['credibility'] or '?'}"
@@ -56,10 +61,26 @@ def report_data(db: Db, position: int, case_id: str, head: str, receipt: dict[st
         inc["start"] = range_start(inc["on"], inc["precision"])
     return {
         "case": case, "opened": opened, "statuses": statuses, "sources": sources, "names": names,
-        "corrections": fixes, "source_corrections": source_fixes, "position": position, "head": head,
-        "receipt": receipt,
+        "corrections": fixes, "source_corrections": source_fixes, "contested": contested, "position": position,
+        "head": head, "receipt": receipt,
         "command": f"ledger report {case_id} --format {fmt} --as-of {position}",
     }
+
+
+def _contested(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every claimed field of the case and of its incidents (retracted ones left out), with each
+    value as the claims give it (`ledger.domain.claims.entries`): `{"label", "target", "field",
+    "disputed", "roles" (whether its values are entity ids), "values"}`, the case's first, then in
+    timeline order."""
+    out = []
+    targets = [(f"Case {case['id']}", f"case:{case['id']}", case, None)] + [
+        (f"{inc['on']} {inc['kind']} {inc['key'] or inc['id']}", inc["id"], inc, inc["kind"])
+        for inc in case["incidents"] if inc["status"] != "retracted"]
+    for label, target, item, kind in targets:
+        for field, values in item["claims"].items():
+            out.append({"label": label, "target": target, "field": field, "disputed": field in item["disputed"],
+                        "roles": kind is not None and field in ROLES, "values": values})
+    return out
 
 
 def _refs(value: Any) -> list[str]:

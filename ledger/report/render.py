@@ -30,6 +30,13 @@ def named(refs: Any, names: dict[str, str]) -> str:
                      for ref in (refs if isinstance(refs, list) else [refs]))
 
 
+def claimed(value: Any, names: dict[str, str], roles: bool) -> str:
+    """A claimed value as a person reads it: entities by name and id, an amount with its currency."""
+    from ledger.domain.claims import shown_value
+
+    return named(value, names) if roles else shown_value(value)
+
+
 def render(data: dict[str, Any], fmt: str) -> str:
     from importlib.resources import files
 
@@ -37,7 +44,7 @@ def render(data: dict[str, Any], fmt: str) -> str:
 
     env = Environment(autoescape=fmt == "html", undefined=StrictUndefined, keep_trailing_newline=True,
                       trim_blocks=False)
-    env.filters.update(md=md, md_block=md_block, link=link, plain=plain, named=named)
+    env.filters.update(md=md, md_block=md_block, link=link, plain=plain, named=named, claimed=claimed)
     template = env.from_string(files("ledger.report").joinpath(f"report.{fmt}.j2").read_text(encoding="utf-8"))
     extra = {"chart": timeline_chart(data["case"]["incidents"])} if fmt == "html" else {}
     return template.render(data=data, **extra)
