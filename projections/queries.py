@@ -426,23 +426,24 @@ def disputes(db: Db, cases: list[str] | None = None) -> list[dict[str, Any]]:
 def claims_by_source(db: Db, source_id: str) -> list[dict[str, Any]]:
     """What one source claims, in the order claimed: `{"incident" (an incident's id, or
     `case:ID`), "field", "value", "status", "quote", "reason", "position"}` (retracted incidents'
-    claims too: a source's record is what it said). The claims are few beside the incidents:
-    the rows that hold any are read and searched here rather than indexed by source."""
+    claims too: a source's record is what it said). Each standing is the one `claims.entries`
+    gives the source. The claims are few beside the incidents: the rows that hold any are read
+    and searched here rather than indexed by source."""
+    from ledger.domain import claims
+
     out = []
     rows = [("case:" + r["id"], json.loads(r["claims"])) for r in
             db.rows(f"SELECT id, claims FROM {db.t('cases')} WHERE claims IS NOT NULL")]
     rows += [(r["id"], json.loads(r["claims"])) for r in
              db.rows(f"SELECT id, claims FROM {db.t('incidents')} WHERE claims IS NOT NULL")]
     for target, state in rows:
-        for c in state["claims"]:
-            if c["source"] != source_id:
+        claimed = {field for c in state["claims"] if c["source"] == source_id for field in c["fields"]}
+        for field, values in claims.entries(state, {}).items():
+            if field not in claimed:  # (its own value's source, not a claim it made)
                 continue
-            for field, value in c["fields"].items():
-                accepted = state["accepted"].get(field, {})
-                refuted = state["refuted"].get(field, {}).get(source_id)
-                status = ("accepted" if accepted.get("source") == source_id else "refuted" if refuted
-                          else "standing")
-                reason = accepted.get("reason") if status == "accepted" else refuted["reason"] if refuted else None
-                out.append({"incident": target, "field": field, "value": value, "status": status,
-                            "quote": c.get("quote"), "reason": reason, "position": c.get("position")})
+            for v in values:
+                for b in v["by"]:
+                    if b["source"] == source_id:
+                        out.append({"incident": target, "field": field, "value": v["value"], "status": b["status"],
+                                    "quote": b["quote"], "reason": b["reason"], "position": b["position"]})
     return sorted(out, key=lambda c: (c["position"] is None, c["position"] or 0))
