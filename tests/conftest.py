@@ -18,6 +18,37 @@ from ledger.store.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 STORY = ROOT / "ledger" / "story.jsonl"
 PG_SERVER = os.environ.get("LEDGER_TEST_PG", "postgres@127.0.0.1:5432")
+MAX_WORKERS = 4  # each worker makes its own PostgreSQL database and up to ~25 connections (max_connections: 100)
+
+
+# ---------------------------------------------------------------------- parallel runs (pytest-xdist)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Without `-n`, the suite runs on `-n auto` workers (see below), tests handed out by work
+    stealing (a few take tens of seconds); `-n 0`, `--pdb`, `-p no:xdist` or a pytest without
+    pytest-xdist run it in this process, as does naming only single tests (`file::test`). Runs
+    before xdist's own hook, which turns `auto` into workers."""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return  # no xdist, or this is a worker (which must not start workers of its own)
+    if config.option.numprocesses is not None:
+        return  # -n given: as asked
+    if config.args and all("::" in arg for arg in config.args):
+        return  # single tests: starting workers would cost more than it saves
+    config.option.numprocesses = "auto"
+    if config.option.dist == "no" and not config.option.distload:
+        config.option.dist = "worksteal"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: one worker per CPU this process may run on, at most MAX_WORKERS; none (this
+    process) on one CPU. PYTEST_XDIST_AUTO_NUM_WORKERS=N still says N (xdist's own hook)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cpus, MAX_WORKERS) if cpus > 1 else 0
 
 
 def _admin():
@@ -117,6 +148,18 @@ def db_url(request, tmp_path) -> str:
     return url
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_db_url(request, tmp_path_factory) -> Iterator[str]:
+    """A new ledger database on each backend, kept for all the tests of one module: for a ledger
+    filled once that many tests only read (`SharedLedger`). A new SQLite file, a new PostgreSQL
+    database (dropped at the module's end)."""
+    if request.param == "sqlite":
+        yield str(tmp_path_factory.mktemp("module-ledger") / "ledger.db")
+        return
+    with fresh_pg_database("ledger_module") as url:
+        yield url
+
+
 @pytest.fixture
 def settings(db_url) -> Settings:
     return Settings(db=db_url, actor="tester")
@@ -145,6 +188,25 @@ class Runner:
 
     def json(self, *args: str):
         return json.loads(self(*args, "--json").stdout)
+
+
+class SharedLedger:
+    """A ledger filled once (on `module_db_url`) for the tests of a module that only read it or
+    are refused a write: `lend()` hands its runner to one test and, after it, checks that the
+    ledger still holds exactly the events it held (their number and head hash), so that no test
+    sees what another stored."""
+
+    def __init__(self, run: Runner, *extra: Any):
+        self.run, self.extra = run, extra
+        self.stored = self._stored()
+
+    def _stored(self) -> tuple[bool, int, str]:
+        verdict = self.run.json("verify")
+        return verdict["ok"], verdict["events"], verdict["head"]
+
+    def lend(self) -> Iterator[Any]:
+        yield (self.run, *self.extra) if self.extra else self.run
+        assert self._stored() == self.stored, "a test given the module's shared ledger changed it"
 
 
 class KeyedRunner:
@@ -177,3 +239,17 @@ def run(db_url) -> Runner:
 def story(run) -> Runner:
     run("import", str(STORY))
     return run
+
+
+@pytest.fixture(scope="module")
+def story_once(module_db_url) -> SharedLedger:
+    run = Runner(module_db_url)
+    run("import", str(STORY))
+    return SharedLedger(run)
+
+
+@pytest.fixture
+def story_read(story_once: SharedLedger) -> Iterator[Runner]:
+    """`story`, imported once per module and backend, for the tests that only read it or are
+    refused a write (checked unchanged after each)."""
+    yield from story_once.lend()

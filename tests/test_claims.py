@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.conftest import Runner, fresh_pg_database, strip_volatile
+from tests.conftest import Runner, SharedLedger, fresh_pg_database, strip_volatile
 
 SOURCES = [  # id, publisher, reliability, credibility
     ("s-a", "Asahi Shimbun", "B", "2"),
@@ -80,20 +80,36 @@ def _ledger(run: Runner) -> dict[str, str]:
     return {key: run.json("incident", "show", key)["id"] for key in ("r1", "z1", "r2")}
 
 
-@pytest.fixture
-def claimed(run: Runner) -> tuple[Runner, dict[str, str]]:
+def _claimed(run: Runner) -> tuple[Runner, dict[str, str]]:
     ids = _ledger(run)
     for args in CLAIMS:
         run(*args)
     return run, ids
 
 
+@pytest.fixture
+def claimed(run: Runner) -> tuple[Runner, dict[str, str]]:
+    return _claimed(run)
+
+
+@pytest.fixture(scope="module")
+def claimed_once(module_db_url) -> SharedLedger:
+    return SharedLedger(*_claimed(Runner(module_db_url)))
+
+
+@pytest.fixture
+def claimed_read(claimed_once: SharedLedger):
+    """`claimed`, made once per module and backend, for the tests that only read it (checked
+    unchanged after each)."""
+    yield from claimed_once.lend()
+
+
 def _entry(values: list[dict], **keep) -> list[dict]:
     return [{k: v[k] for k in keep} for v in values]
 
 
-def test_claims_stand_side_by_side_and_the_accepted_one_is_the_value(claimed):
-    run, _ids = claimed
+def test_claims_stand_side_by_side_and_the_accepted_one_is_the_value(claimed_read):
+    run, _ids = claimed_read
     raid = run.json("incident", "show", "r1")
     assert raid["roles"]["authority"] == ["kana"]  # accepted
     assert raid["on"] == "2023-12-07"  # disputed: keeps its recorded value
@@ -131,8 +147,8 @@ def test_a_case_field_is_claimed_like_an_incident_field(claimed):
     assert run.json("case", "show", "c2")["claims"] == {}
 
 
-def test_disputes_list_every_contested_field_by_case(claimed):
-    run, ids = claimed
+def test_disputes_list_every_contested_field_by_case(claimed_read):
+    run, ids = claimed_read
     got = run.json("disputes")
     assert [(d["target"], d["case"], d["field"], d["disputed"], d["accepted"]) for d in got] == [
         ("case:c1", "c1", "regime", True, None),
@@ -261,8 +277,8 @@ def test_the_rules_of_claims(claimed):
     assert [e["status"] for e in seizure["claims"]["value"]] == ["standing", "standing", "accepted"]
 
 
-def test_the_other_reads_use_claims(claimed, tmp_path):
-    run, ids = claimed
+def test_the_other_reads_use_claims(claimed_read, tmp_path):
+    run, ids = claimed_read
     src = run.json("source", "show", "s-n")
     assert [(c["incident"], c["field"], c["value"], c["status"]) for c in src["claims"]] == [
         (ids["r1"], "authority", ["kana"], "accepted"), ("case:c1", "regime", "UNSCR 2094 (2013)", "standing")]
@@ -284,8 +300,8 @@ def test_the_other_reads_use_claims(claimed, tmp_path):
     assert any(e["schema"] == "Document" and e["properties"]["title"] == ["Report s-n"] for e in ftm)
 
 
-def test_the_report_shows_the_contested_facts(claimed):
-    run, _ids = claimed
+def test_the_report_shows_the_contested_facts(claimed_read):
+    run, _ids = claimed_read
     md = run("report", "c1", "--format", "md").stdout
     section = md.split("## Contested facts", 1)[1].split("\n## ", 1)[0]
     assert "### Case c1: regime (disputed: no value accepted yet)" in section
@@ -392,8 +408,8 @@ def test_the_demo_records_the_stories_disagreements(run):
         assert text in section, text
 
 
-def test_the_views_for_people_show_the_claims(claimed):
-    run, _ids = claimed
+def test_the_views_for_people_show_the_claims(claimed_read):
+    run, _ids = claimed_read
     text = run("incident", "show", "r1").stdout
     assert "\nClaims (disputed: on)\n  authority\n" in text
     assert ("    Kanagawa Prefectural Police (kana): accepted, corroborated (s-n, s-a2)\n"

@@ -8,11 +8,13 @@ import csv
 import importlib.util
 import io
 import json
+from pathlib import Path
 
 import pytest
 
 from commands.asking import SORTS, STATS_BY, STATUSES
 from ledger.export.delimited import CSV_COLUMNS
+from tests.conftest import Runner, SharedLedger
 
 # Timeline order of the scenario's incidents (by key), retracted `raid-ret` aside:
 #   probe-2016    2016-12-31                   probe in c2, police; subject p-dup (merged into p-han); B2
@@ -58,9 +60,8 @@ ORDER = ["probe-2016", "raid-2017", "expel-2017-09", "recall", "seizure", "quest
 HAS_SEARCH = importlib.util.find_spec("projections.search") is not None
 
 
-@pytest.fixture
-def asked(run, tmp_path):
-    path = tmp_path / "scenario.jsonl"
+def _ask(run: Runner, folder: Path) -> Runner:
+    path = folder / "scenario.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in SCENARIO))
     run("import", str(path))
     history = run.json("history")
@@ -69,6 +70,23 @@ def asked(run, tmp_path):
     run.at["amended"] = next(r["position"] for r in history if r["type"] == "Incident.Amended")
     run.at["last"] = history[-1]["position"]
     return run
+
+
+@pytest.fixture
+def asked(run, tmp_path):
+    return _ask(run, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def asked_once(module_db_url, tmp_path_factory) -> SharedLedger:
+    return SharedLedger(_ask(Runner(module_db_url), tmp_path_factory.mktemp("asked")))
+
+
+@pytest.fixture
+def asked_read(asked_once: SharedLedger):
+    """The scenario of `asked`, recorded once per module and backend, for the many tests that only
+    query it (checked unchanged after each)."""
+    yield from asked_once.lend()
 
 
 def keys(run, *args):
@@ -126,8 +144,8 @@ def keys(run, *args):
     (("--offset", "5"), ["question"]),
     (("--limit", "0"), []),
 ])
-def test_incidents_answer_exactly(asked, args, expected):
-    assert keys(asked, *args) == expected
+def test_incidents_answer_exactly(asked_read, args, expected):
+    assert keys(asked_read, *args) == expected
 
 
 def test_recorded_since_a_position_is_what_came_after_it(asked):
@@ -164,8 +182,8 @@ def test_each_incident_is_the_one_timeline_gives(asked):
     (("--recorded-since", "yesterday"), 2, "--recorded-since"),
     (("--limit", "-1"), 2, "--limit"),
 ])
-def test_bad_filters_are_said(asked, args, code, message):
-    assert message in asked("incidents", *args, code=code).stderr
+def test_bad_filters_are_said(asked_read, args, code, message):
+    assert message in asked_read("incidents", *args, code=code).stderr
 
 
 @pytest.mark.skipif(not HAS_SEARCH, reason="projections.search (incident_text_clause) is not there yet")

@@ -120,8 +120,8 @@ def test_an_import_with_a_date_out_of_the_range_stores_nothing(story, tmp_path):
                                               "--identifier", "v" * 10_001 + "=1")),
     ("an escape in a key", RAID + ("--on", "2023-12-09", "--key", "k\x1b")),
 ])
-def test_hostile_text_is_bad_input(story, what, args):
-    line = refused(story, *args)
+def test_hostile_text_is_bad_input(story_read, what, args):
+    line = refused(story_read, *args)
     assert "\x1b" not in line and "\u202e" not in line  # the message shows what it refuses, escaped
 
 
@@ -130,8 +130,8 @@ def test_hostile_text_is_bad_input(story, what, args):
     "file:///etc/passwd", "//evil.example/x", "java\tscript:alert(1)", " javascript:alert(1)", "http:/nohost",
     "https://", "ftp://x.example/", "http://a b.example/", "http://a\u200b.example/", "http://a.example:99999/",
 ])
-def test_only_http_and_https_urls_are_accepted(story, url):
-    assert "--url" in refused(story, "source", "add", "s9", "--publisher", "P", "--title", "T", "--url", url)
+def test_only_http_and_https_urls_are_accepted(story_read, url):
+    assert "--url" in refused(story_read, "source", "add", "s9", "--publisher", "P", "--title", "T", "--url", url)
 
 
 def test_an_http_url_is_kept_with_its_scheme_in_lower_case(story):
@@ -329,8 +329,8 @@ def test_a_key_with_the_form_of_an_incident_id_is_refused(story):
 
 
 @pytest.mark.parametrize("amount", ["1_000", "\u0661\u0662\u0663", "inf", "nan", "1e400", "12abc"])
-def test_an_amount_is_digits_0_to_9_not_whatever_float_reads(story, amount):
-    line = refused(story, "amend", "chiba-seizure", "--reason", "r", "--set", f"value={amount}")
+def test_an_amount_is_digits_0_to_9_not_whatever_float_reads(story_read, amount):
+    line = refused(story_read, "amend", "chiba-seizure", "--reason", "r", "--set", f"value={amount}")
     assert "invalid amount" in line
 
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.conftest import Runner, fresh_pg_database
+from tests.conftest import Runner, SharedLedger, fresh_pg_database
 
 SOURCES = [  # id, publisher, reliability, credibility
     ("s-a", "Asahi Shimbun", "B", "2"),
@@ -63,12 +63,25 @@ def scenario(run: Runner) -> tuple[Runner, dict[str, str]]:
     return run, _scenario(run)
 
 
+@pytest.fixture(scope="module")
+def scenario_once(module_db_url) -> SharedLedger:
+    run = Runner(module_db_url)
+    return SharedLedger(run, _scenario(run))
+
+
+@pytest.fixture
+def scenario_read(scenario_once: SharedLedger):
+    """The scenario, made once per module and backend, for the tests that only read it or are
+    refused a write (checked unchanged after each)."""
+    yield from scenario_once.lend()
+
+
 def _cited(docs: list[dict]) -> dict[str, int]:
     return {d["id"]: d["cited_by"] for d in docs}
 
 
-def test_sources_count_the_incidents_that_rest_on_them_as_they_stand(scenario):
-    run, _ids = scenario
+def test_sources_count_the_incidents_that_rest_on_them_as_they_stand(scenario_read):
+    run, _ids = scenario_read
     docs = run.json("sources")
     assert [d["id"] for d in docs] == ["s-a", "s-lm", "s-lmd", "s-sz", "s-x"]
     # s-sz: the probe, and the raid amended to rest on it; not the retracted raid
@@ -92,13 +105,13 @@ def test_sources_count_the_incidents_that_rest_on_them_as_they_stand(scenario):
     (["--offset", "4"], ["s-x"]),
     (["--limit", "0"], []),
 ])
-def test_sources_filters_and_paging(scenario, args, ids):
-    run, _ids = scenario
+def test_sources_filters_and_paging(scenario_read, args, ids):
+    run, _ids = scenario_read
     assert [d["id"] for d in run.json("sources", *args)] == ids
 
 
-def test_sources_refuse_a_bad_grade_and_speak_every_format(scenario):
-    run, _ids = scenario
+def test_sources_refuse_a_bad_grade_and_speak_every_format(scenario_read):
+    run, _ids = scenario_read
     bad = run("sources", "--min-grade", "B9", code=2)
     assert bad.stderr.startswith("Error: --min-grade") and len(bad.stderr.splitlines()) == 1
     run("sources", "--limit", "-1", code=2)
@@ -110,8 +123,8 @@ def test_sources_refuse_a_bad_grade_and_speak_every_format(scenario):
     assert "s-sz  " in table and "C3" in table
 
 
-def test_source_show_lists_the_incidents_in_timeline_order(scenario):
-    run, ids = scenario
+def test_source_show_lists_the_incidents_in_timeline_order(scenario_read):
+    run, ids = scenario_read
     doc = run.json("source", "show", "s-sz")
     assert doc["incidents"] == [ids["i1"], ids["i4"]]
     assert doc["cited_by"] == 2 and doc["claims"] == [] and doc["amendments"] == []
@@ -158,8 +171,8 @@ def test_a_source_amendment_is_an_event_that_every_read_follows(scenario):
     assert run.json("sources") == before
 
 
-def test_a_report_shows_no_source_corrections_section_without_any(scenario):
-    run, _ids = scenario
+def test_a_report_shows_no_source_corrections_section_without_any(scenario_read):
+    run, _ids = scenario_read
     assert "Source corrections" not in run("report", "c2").stdout
 
 
@@ -186,16 +199,16 @@ def test_a_source_amendment_is_idempotent_with_its_key_and_refused_when_it_chang
     ("colour=red", "cannot amend 'colour' of a source"),
     ("no-equals", "use FIELD=VALUE"),
 ])
-def test_a_source_amendment_with_a_bad_value_is_refused_as_bad_input(scenario, assignment, says):
-    run, _ids = scenario
+def test_a_source_amendment_with_a_bad_value_is_refused_as_bad_input(scenario_read, assignment, says):
+    run, _ids = scenario_read
     bad = run("source", "amend", "s-a", "--reason", "r", "--set", assignment, code=2)
     assert bad.stderr.startswith("Error: ") and len(bad.stderr.splitlines()) == 1 and says in bad.stderr
     assert "Traceback" not in bad.output
     assert len(run.json("history", "s-a")) == 1
 
 
-def test_a_source_amendment_of_no_source_is_refused(scenario):
-    run, _ids = scenario
+def test_a_source_amendment_of_no_source_is_refused(scenario_read):
+    run, _ids = scenario_read
     assert "no source nope" in run("source", "amend", "nope", "--reason", "r", "--set", "title=T", code=1).stderr
 
 
@@ -249,8 +262,8 @@ def _linked(docs: list[dict]) -> list[tuple]:
     return [(d["id"], d["incidents"], d["depth"]) for d in docs]
 
 
-def test_links_at_depth_one_follow_merges_and_skip_retracted_incidents(scenario):
-    run, _ids = scenario
+def test_links_at_depth_one_follow_merges_and_skip_retracted_incidents(scenario_read):
+    run, _ids = scenario_read
     docs = run.json("links", "police")
     assert _linked(docs) == [("firm", 2, 1), ("p1", 1, 1), ("ship", 1, 1)]
     assert docs[0] == {"id": "firm", "name": "Trading firm", "kind": "organization", "incidents": 2,
@@ -268,8 +281,8 @@ def test_links_at_depth_one_follow_merges_and_skip_retracted_incidents(scenario)
     assert _linked(run.json("links", "firm")) == [("police", 2, 1), ("panel", 1, 1), ("ship", 1, 1)]
 
 
-def test_links_at_depth_two_and_by_case(scenario):
-    run, _ids = scenario
+def test_links_at_depth_two_and_by_case(scenario_read):
+    run, _ids = scenario_read
     docs = run.json("links", "police", "--depth", "2")
     assert _linked(docs) == [("firm", 2, 1), ("p1", 1, 1), ("ship", 1, 1),
                              ("panel", 2, 2), ("JP", 1, 2), ("KP", 1, 2)]
@@ -287,8 +300,8 @@ def test_links_at_depth_two_and_by_case(scenario):
         ("ship", 1, 1), ("panel", 2, 2)]
 
 
-def test_links_refuse_what_is_not_there(scenario):
-    run, _ids = scenario
+def test_links_refuse_what_is_not_there(scenario_read):
+    run, _ids = scenario_read
     assert run("links", "nobody", code=1).stderr == "Error: no entity nobody\n"
     assert run("links", "XX", code=1).stderr == "Error: no entity XX\n"
     assert "no case c9" in run("links", "police", "--case", "c9", code=1).stderr
