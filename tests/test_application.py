@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from ledger.app import inputs as m
 from ledger.app.importer import import_lines
@@ -311,3 +314,35 @@ def test_status_changes_earlier_in_the_same_import_are_not_taken_for_another_wri
                               "tester", batch=batch)
         assert result.imported + result.skipped == 6
     assert _read(rm, app, "case_show", "han-ivory")["status"] == "referred"
+
+
+@given(st.lists(st.tuples(st.lists(st.binary(max_size=300), max_size=3), st.text(max_size=200),
+                          st.booleans(), st.none() | st.from_regex(r"[a-z0-9-]{1,20}", fullmatch=True)),
+                max_size=20))
+@hyp_settings(max_examples=50, deadline=None)
+def test_the_spill_file_gives_back_each_line_as_it_was_written(entries):
+    """Pass 1 writes each line's events and text raw after a JSON header (`_spill`), pass 2 reads
+    them back (`_spilled`): any bytes, newlines included, any text, in order."""
+    import tempfile
+    from uuid import uuid4
+
+    from eventsourcing.persistence import StoredEvent
+
+    from ledger.app.importer import _spill, _spilled
+
+    written = []
+    with tempfile.TemporaryFile() as spill:
+        for lineno, (states, text, skipped, key) in enumerate(entries, start=1):
+            events = [StoredEvent(uuid4(), n + 1, f"topic:{n}", state) for n, state in enumerate(states)]
+            op = m.Retract(incident="i", reason="r", key=key)
+            preconditions = [(0, events[0].originator_id.hex, 3)] if events else []
+            _spill(spill, lineno, skipped, events, op, text, preconditions)
+            written.append((lineno, skipped, events, key, text, preconditions))
+        spill.seek(0)
+        read = list(_spilled(spill))
+    assert len(read) == len(written)
+    for got, (lineno, skipped, events, key, text, preconditions) in zip(read, written, strict=True):
+        assert (got.lineno, got.skipped, got.key, got.ident, got.line.decode()) == (lineno, skipped, key, None, text)
+        assert [tuple(p) for p in got.preconditions] == preconditions
+        assert [(e.originator_id, e.originator_version, e.topic, e.state) for e in got.events] == [
+            (e.originator_id.hex, e.originator_version, e.topic, e.state) for e in events]

@@ -175,3 +175,36 @@ def test_the_domain_classes_keep_the_topics_stored_ledgers_name_them_by_after_th
                         (aggregates.Key.Revoked, "ledger.aggregates:Key.Revoked")]:
         assert get_topic(cls) == stored  # new events are written with it
         assert resolve_topic(stored) is cls  # and stored ones are read back by it
+
+
+def test_a_recorded_incident_s_event_is_the_library_s_own_dataclass_field_for_field(app):
+    """Incident.recorded sets the event's fields at once (not through the frozen dataclass's
+    __init__): the event must be the one the library's constructor makes, fields in the same order,
+    encoded to the same bytes, and it must still build the incident and refuse a non-UUID id."""
+    from uuid import uuid4
+
+    fields = {"on": "2023-12-07", "precision": "day", "sources": ["s"], "authority": ["police"], "target": ["dealer"]}
+    ident = uuid4()
+    lean = Incident.recorded(ident, case="c", kind="raid", key="k", fields=fields, digest="d" * 64, actor="tester")
+    built = Incident.Recorded(originator_id=ident, originator_version=Incident.INITIAL_VERSION,  # type: ignore[call-arg]
+                              timestamp=lean.timestamp, originator_topic=lean.originator_topic, case="c",
+                              kind="raid", key="k", fields=fields, digest="d" * 64, actor="tester")
+    assert type(lean) is Incident.Recorded and lean == built
+    assert list(vars(lean)) == list(vars(built))  # the order the state is encoded in
+    mapper = app.mapper
+    assert mapper.to_stored_event(lean) == mapper.to_stored_event(built)
+    incident = lean.mutate(None)
+    assert isinstance(incident, Incident) and incident.id == ident and incident.fields == fields
+    with pytest.raises(TypeError):
+        Incident.recorded(str(ident), case="c", kind="raid", key=None, fields=fields,  # type: ignore[arg-type]
+                          digest="d" * 64, actor="tester")
+
+
+def test_a_unit_remembers_the_references_it_found_and_still_refuses_an_unknown_one(app):
+    unit = app.unit()
+    app.apply(unit, _raid(key="a"), "tester")
+    assert {"police", "dealer", ("source", "s")} <= unit.found
+    for bad, message in (({"sources": ["s", "nope"]}, "no source nope"), ({"target": "nobody"}, "no entity nobody")):
+        with pytest.raises(NotFound, match=message):
+            app.apply(unit, _raid(key="b", **bad), "tester")
+    assert "nobody" not in unit.found and ("source", "nope") not in unit.found

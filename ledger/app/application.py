@@ -56,6 +56,7 @@ class Outcome:
     events: list[Any] = field(default_factory=list)
     position: int | None = None
     warnings: list[str] = field(default_factory=list)  # stored all the same, said on stderr
+    stream: UUID | None = None  # an incident's id as a UUID (`id` as text), for an import to let it go
 
 
 _UNKNOWN = object()
@@ -105,6 +106,7 @@ class Unit:
         self.settled = Settled()  # incidents an import validated and let go
         self.skipped = 0  # lines an import found already stored
         self.signed_tail = False  # signatures are required: the events are sealed only onto a signed one
+        self.found: set[str | tuple[str, str]] = set()  # entities (by id) and sources found to exist
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
         found = self.loaded.get(aggregate_id, _UNKNOWN)
@@ -415,11 +417,17 @@ class LedgerApplication(Application[UUID]):
         return incident
 
     def _check_refs(self, unit: Unit, refs: list[str], sources: list[str]) -> None:
+        """Every entity and source named exists (an import names the same ones again and again:
+        the unit remembers those it has found, as nothing removes an entity or a source)."""
+        found = unit.found
         for ref in refs:
-            if not is_country_ref(ref):  # countries always exist; their codes were validated
+            if ref not in found and not is_country_ref(ref):  # countries always exist; their codes were validated
                 self._entity(unit, ref)
+                found.add(ref)
         for source_id in sources:
-            self._source(unit, source_id)
+            if ("source", source_id) not in found:
+                self._source(unit, source_id)
+                found.add(("source", source_id))
 
     # ------------------------------------------------------------------ sources, entities, cases
 
@@ -534,14 +542,14 @@ class LedgerApplication(Application[UUID]):
         # A repeated key is recognised before any other rule, so re-recording succeeds even
         # when the case has since been closed.
         if unit.settled.seen(incident_id, op.digest()):
-            return Outcome(str(incident_id), skipped=True)
+            return Outcome(str(incident_id), skipped=True, stream=incident_id)
         existing = unit.get(Incident, incident_id)
         if existing is not None:
             if existing.kind != op.kind or existing.case != op.case:
                 raise AlreadyExists(f"incident {op.key or op.id} was already recorded with other data "
                                     f"({a(existing.kind)} in case {existing.case})")
             existing.same_as(op.digest(), op.fields())
-            return Outcome(str(incident_id), skipped=True)
+            return Outcome(str(incident_id), skipped=True, stream=incident_id)
         case = self._case(unit, op.case)
         case.check_accepts_incidents()
         unit.relies_on(case)  # a close by another writer before this is stored makes it try again
@@ -551,7 +559,7 @@ class LedgerApplication(Application[UUID]):
         unit.loaded.pop(incident_id, None)  # known absent until now
         unit.created[incident_id] = recorded
         unit.events.append(recorded)
-        return Outcome(str(incident_id), False, [recorded], warnings=_dated_later(op.on))
+        return Outcome(str(incident_id), False, [recorded], warnings=_dated_later(op.on), stream=incident_id)
 
     def _amend(self, unit: Unit, op: m.Amend, actor: str) -> Outcome:
         incident = self._incident(unit, op.incident)

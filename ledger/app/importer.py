@@ -7,6 +7,7 @@ whose key is already recorded with the same data is skipped; with other data it 
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -106,8 +107,8 @@ def import_lines(app: LedgerApplication, lines: Lines | Callable[[], Lines], act
 
 # the ops that name an incident recorded earlier, and the field that names it
 _NAMING = {"amend": "incident", "retract": "incident", "claim": "target", "accept": "target", "refute": "target"}
-_QUOTED = tuple(f'"{op}"' for op in _NAMING)
-_QUOTED_BYTES = tuple(name.encode() for name in _QUOTED)
+_QUOTED = re.compile('"(?:' + "|".join(_NAMING) + ')"')  # a line that may be one of them (one search a line)
+_QUOTED_BYTES = re.compile(_QUOTED.pattern.encode())
 
 
 def _scan(lines: Lines) -> tuple[int, set[UUID]]:
@@ -119,7 +120,7 @@ def _scan(lines: Lines) -> tuple[int, set[UUID]]:
         if not line.strip():
             continue
         total += 1
-        if any(name in line for name in (_QUOTED if isinstance(line, str) else _QUOTED_BYTES)):  # type: ignore[operator]
+        if (_QUOTED if isinstance(line, str) else _QUOTED_BYTES).search(line):  # type: ignore[arg-type]
             try:
                 data = orjson.loads(line)
                 ref = data.get(_NAMING.get(data.get("op"), ""))
@@ -133,8 +134,8 @@ def _scan(lines: Lines) -> tuple[int, set[UUID]]:
 def _validate(app: LedgerApplication, lines: Lines, actor: str, corrected: set[UUID], spill: IO[bytes], total: int,
               report: Callable[..., None], warnings: list[tuple[int, str]]) -> list[tuple[int, str]]:
     """Pass 1: every line against the ledger and the lines before it; nothing is stored. Each
-    valid op goes to the spill file as compact JSON with the events it makes, already encoded,
-    so that the store pass has only to insert them."""
+    valid op goes to the spill file with the events it makes, already encoded (`_spill`), so that
+    the store pass has only to insert them."""
     unit = app.unit()
     problems: list[tuple[int, str]] = []
     identical: Counter[str] = Counter()
@@ -162,23 +163,51 @@ def _validate(app: LedgerApplication, lines: Lines, actor: str, corrected: set[U
                 problems.append((lineno, str(error)))
                 continue
             warnings.extend((lineno, warning) for warning in outcome.warnings)
-            events = [_encoded(encode(e)) for e in unit.events]
+            events = [encode(e) for e in unit.events]
             preconditions = unit.preconditions  # their indexes count from this line's first event
             unit.events, unit.preconditions = [], []
-            if isinstance(op, m.Record) and (incident_id := UUID(outcome.id)) not in corrected:
+            if (incident_id := outcome.stream) is not None and incident_id not in corrected:
                 # let go of the incident; a new one leaves a marker (a stored one can be read again)
                 unit.loaded.pop(incident_id, None)
                 unit.created.pop(incident_id, None)
                 if not outcome.skipped:
                     unit.settled.add(incident_id, op.digest())
             if not problems:  # once a line is bad nothing will be stored: stop spilling
-                spill.write(orjson.dumps([lineno, outcome.skipped, events, op.key, getattr(op, "id", None), line,
-                                          preconditions]) + b"\n")
+                _spill(spill, lineno, outcome.skipped, events, op, line, preconditions)
     return problems
 
 
-def _encoded(stored: StoredEvent) -> list[Any]:
-    return [stream_hex(stored.originator_id), stored.originator_version, stored.topic, stored.state.decode()]
+def _spill(spill: IO[bytes], lineno: int, skipped: bool, events: list[StoredEvent], op: m.Op, line: str,
+           preconditions: list[tuple[int, str, int]]) -> None:
+    """One validated line in the spill file: a JSON header (the line's number, whether it was
+    already stored, its events' streams, versions, topics and sizes, its key or incident id, its
+    size and its preconditions), then its events' stored bytes and the line itself, as they are
+    (not escaped into the JSON: they are most of the bytes)."""
+    text = line.encode()
+    spill.write(b"".join((
+        orjson.dumps([lineno, skipped, [[stream_hex(e.originator_id), e.originator_version, e.topic, len(e.state)]
+                                        for e in events], op.key, getattr(op, "id", None), len(text), preconditions]),
+        b"\n", *(e.state for e in events), text)))
+
+
+@dataclass
+class Spilled:
+    lineno: int
+    skipped: bool
+    events: list[StoredEvent]
+    key: str | None
+    ident: str | None
+    line: bytes
+    preconditions: list[tuple[int, str, int]]
+
+
+def _spilled(spill: IO[bytes]) -> Iterator[Spilled]:
+    """The spill file's lines, as `_spill` wrote them."""
+    read = spill.read
+    while header := spill.readline():
+        lineno, skipped, events, key, ident, size, preconditions = orjson.loads(header)
+        yield Spilled(lineno, skipped, [StoredEvent(stream, version, topic, read(n)) for stream, version, topic, n
+                                        in events], key, ident, read(size), preconditions)
 
 
 def _store(app: LedgerApplication, spill: IO[bytes], actor: str, size: int, total: int, report: Callable[..., None],
@@ -187,25 +216,29 @@ def _store(app: LedgerApplication, spill: IO[bytes], actor: str, size: int, tota
     seals them into the chain as it inserts them)."""
     result = ImportResult(0, 0, 0)
     done = 0
-    for chunk in _chunks(spill, size):
-        lines = [orjson.loads(raw) for raw in chunk]
-        events: list[Any] = []
+    for lines in _chunks(_spilled(spill), size):
+        events: list[StoredEvent] = []
         rules = app.may_write(actor)  # the signature rules, as of this batch
         preconditions = list(rules.preconditions)
+        relied: set[tuple[str, int]] = set()
         for line in lines:
-            preconditions.extend((len(events) + index, stream, version) for index, stream, version in line[6])
-            events.extend(line[2])
+            for index, stream, version in line.preconditions:
+                # the first line of the batch to rely on a stream at a version is the one checked:
+                # a later line relying on it at that version saw no change of it in between
+                if (stream, version) not in relied:
+                    relied.add((stream, version))
+                    preconditions.append((len(events) + index, stream, version))
+            events.extend(line.events)
         try:
             positions = app.recorder.insert_events(
-                [StoredEvent(e[0], e[1], e[2], e[3].encode()) for e in events],
-                preconditions=preconditions, signed_tail=rules.signed_tail) if events else []
-            recorded = [(p, e[0], e[2], e[3]) for p, e in zip(positions or [], events, strict=True)]
-            skipped = sum(1 for line in lines if line[1])
+                events, preconditions=preconditions, signed_tail=rules.signed_tail) if events else []
+            recorded = [(p, e.originator_id, e.topic, e.state) for p, e in zip(positions or [], events, strict=True)]
+            skipped = sum(1 for line in lines if line.skipped)
         except IntegrityError:
             # another writer stored on the same records, or changed one a rule relied on, since
             # pass 1: this batch is checked again against what is stored now (a repeated line
             # then becomes a no-op, a record on a case closed meanwhile a refusal)
-            ops = [(line[0], _op_again(line)) for line in lines]
+            ops = [(line.lineno, _op_again(line)) for line in lines]
             unit = app.retrying(lambda: _store_batch(app, ops, actor))  # noqa: B023 -- called at once, in this pass
             recorded, skipped = unit.recorded, unit.skipped
         result.skipped += skipped
@@ -219,11 +252,10 @@ def _store(app: LedgerApplication, spill: IO[bytes], actor: str, size: int, tota
     return result
 
 
-def _op_again(spilled: list[Any]) -> m.Op:
+def _op_again(spilled: Spilled) -> m.Op:
     """A spilled line's op as pass 1 ran it: parsed again, with the key (or incident id) it had."""
-    _lineno, _skipped, _events, key, ident, line, _preconditions = spilled
-    op = parse_line(line)
-    update = {name: value for name, value in (("key", key), ("id", ident))
+    op = parse_line(spilled.line)
+    update = {name: value for name, value in (("key", spilled.key), ("id", spilled.ident))
               if value is not None and getattr(op, name, None) != value}
     return op.model_copy(update=update) if update else op
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from typing import NamedTuple
@@ -187,6 +188,8 @@ def incident_id_for_key(key: str) -> str:
 
 def as_incident_id(value: str) -> str | None:
     """The canonical form of an incident id given as a UUID string, else None."""
+    if not isinstance(value, str) or len(value) < 32:  # shorter than any form of a UUID (a key, mostly)
+        return None
     try:
         return str(UUID(value))
     except (ValueError, TypeError, AttributeError):
@@ -271,8 +274,19 @@ def _parse_date_text(value: str) -> PartialDate:
 
 def is_future(on: str, precision: str, now: datetime | None = None) -> bool:
     """Whether a date's range starts after `now` (UTC; default: this moment)."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-    return range_start(on, precision) > moment.isoformat(timespec="seconds")
+    moment = _utc_second() if now is None else now.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+    return _range_start(on, precision) > moment
+
+
+_second: list[object] = [None, ""]
+
+
+def _utc_second() -> str:
+    """This second in UTC as ISO 8601 text, made once a second (an import asks for every line)."""
+    second = int(time.time())
+    if second != _second[0]:
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    return str(_second[1])
 
 
 def parse_moment(text: str) -> datetime:
@@ -302,6 +316,9 @@ def range_start(text: str, precision: str) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="seconds")
+
+
+_range_start = lru_cache(maxsize=4096)(range_start)  # an import meets the same dates again and again
 
 
 _AMOUNT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?\Z")

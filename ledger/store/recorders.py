@@ -101,13 +101,16 @@ def check_preconditions(stored_events: Sequence[StoredEvent], preconditions: Seq
     wanted: dict[int, list[tuple[str, int]]] = {}
     for index, stream, version in preconditions:
         wanted.setdefault(index, []).append((stream, version))
+    watched = {stream for _, stream, _ in preconditions}  # only their versions are followed through the batch
     current = dict(stored_versions)
     for index, event in enumerate(stored_events):
         for stream, version in wanted.get(index, ()):
             if current.get(stream, 0) != version:
                 raise IntegrityError(f"stream {stream} changed after it was read (version "
                                      f"{current.get(stream, 0)}, not {version})")
-        current[stream_hex(event.originator_id)] = event.originator_version
+        name = stream_hex(event.originator_id)
+        if name in watched:
+            current[name] = event.originator_version
 
 
 class ChainReads:
