@@ -107,6 +107,40 @@ def test_a_key_repeated_further_down_the_file_is_skipped_or_refused(ledger):
     assert app.recorder.max_notification_id() == head  # nothing of the file was stored
 
 
+def test_an_op_name_written_with_json_escapes_is_still_seen_to_correct_an_incident_of_the_file(ledger):
+    """An amend further down the file keeps the incident it names whole while validating, however
+    its op's name is spelled in JSON (`am\\u0065nd` is `amend`)."""
+    app, _ = ledger
+    setup = STORY.read_text().splitlines()[:15]  # sources, entities and the case
+    raid = {"op": "record.raid", "key": "raid-esc", "case": "chiba-lexus", "on": "2023-12-07",
+            "sources": ["asahi-2023-12-07"], "authority": "JP", "target": "JP"}
+    filler = [json.dumps({**raid, "key": f"esc-{n}"}) for n in range(2500)]  # the raid long let go of
+    amend = json.dumps({"op": "amend", "incident": "raid-esc", "reason": "a later report", "set": {"on": "2023-12"},
+                        "key": "fix-esc"}).replace('"amend"', '"am\\u0065nd"')
+    assert "\\u0065" in amend
+    result = import_lines(app, [*setup, json.dumps(raid), *filler, amend], "tester")
+    assert (result.imported, result.skipped) == (15 + 1 + 2500 + 1, 0)
+    assert app.repository.get(app.incident_uuid("raid-esc")).fields["on"] == "2023-12"
+
+
+def test_a_spill_file_that_ends_short_stores_nothing_more(ledger, monkeypatch):
+    from ledger.app import importer
+
+    app, _ = ledger
+    real = importer._spill
+
+    def short(spill, *args):  # the last line's bytes never reach the file
+        real(spill, *args)
+        if args[0] == 15:
+            spill.truncate(spill.tell() - 5)
+            spill.seek(0, 2)
+
+    monkeypatch.setattr(importer, "_spill", short)
+    with pytest.raises(OSError, match="spill file ends short"):
+        import_lines(app, STORY.read_text().splitlines()[:15], "tester", batch=20)
+    assert app.recorder.max_notification_id() is None  # the batch held the short line: nothing stored
+
+
 def test_identical_status_lines_count_by_their_place_in_the_file(ledger):
     app, rm = ledger
     import_lines(app, STORY.read_text().splitlines(), "tester")

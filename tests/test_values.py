@@ -103,3 +103,17 @@ def test_amounts():
     for bad in ("-1", "abc", True, "nan", "inf"):
         with pytest.raises(InvalidInput):
             parse_amount(bad)
+
+
+def test_an_incident_id_is_32_hex_digits_in_one_of_the_forms_of_a_uuid_and_nothing_else():
+    from uuid import uuid4
+
+    from ledger.domain.values import as_incident_id
+
+    ident = uuid4()
+    for form in (str(ident), ident.hex, ident.hex.upper(), f"{{{ident}}}", f"urn:uuid:{ident}", str(ident).upper()):
+        assert as_incident_id(form) == str(ident), form
+    # what Python's UUID() also reads as one (int() of the digits), taken here for keys
+    for other in ("+" + ident.hex[1:], "0x" + ident.hex[2:], " " + ident.hex[1:], ident.hex[:16] + "_" + ident.hex[17:],
+                  "\u0661" * 32, "\uff11" * 32, ident.hex[:31], ident.hex + "0", "inc-0", "", None, 7):
+        assert as_incident_id(other) is None, other  # type: ignore[arg-type]

@@ -107,7 +107,9 @@ def import_lines(app: LedgerApplication, lines: Lines | Callable[[], Lines], act
 
 # the ops that name an incident recorded earlier, and the field that names it
 _NAMING = {"amend": "incident", "retract": "incident", "claim": "target", "accept": "target", "refute": "target"}
-_QUOTED = re.compile('"(?:' + "|".join(_NAMING) + ')"')  # a line that may be one of them (one search a line)
+# a line that may be one of them (one search a line): the op's name as written, or a line with a JSON
+# escape, which could spell it (`"am\u0065nd"`) and is then read to see
+_QUOTED = re.compile('"(?:' + "|".join(_NAMING) + ')"|\\\\u')
 _QUOTED_BYTES = re.compile(_QUOTED.pattern.encode())
 
 
@@ -203,7 +205,12 @@ class Spilled:
 
 def _spilled(spill: IO[bytes]) -> Iterator[Spilled]:
     """The spill file's lines, as `_spill` wrote them."""
-    read = spill.read
+    def read(size: int) -> bytes:
+        data = spill.read(size)
+        if len(data) != size:
+            raise OSError("the import's spill file ends short: nothing more is stored, run the import again")
+        return data
+
     while header := spill.readline():
         lineno, skipped, events, key, ident, size, preconditions = orjson.loads(header)
         yield Spilled(lineno, skipped, [StoredEvent(stream, version, topic, read(n)) for stream, version, topic, n

@@ -460,7 +460,7 @@ class Incident(Contested):
         # object.__setattr__ (a third of a bulk import's cost of making and encoding an event): the
         # same fields are set here at once, in the dataclass's order (the order they are encoded in),
         # and the one check of its __post_init__ (a UUID originator id) is made here.
-        if type(incident_id) is not UUID:
+        if not isinstance(incident_id, UUID):
             raise TypeError(f"an incident's id is a UUID, not {incident_id!r}")
         recorded: Incident.Recorded = object.__new__(cls.Recorded)
         recorded.__dict__.update(

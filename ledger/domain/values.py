@@ -187,13 +187,18 @@ def incident_id_for_key(key: str) -> str:
 
 
 def as_incident_id(value: str) -> str | None:
-    """The canonical form of an incident id given as a UUID string, else None."""
+    """The canonical form of an incident id given as a UUID string, else None: 32 hex digits, with
+    or without hyphens, braces or a `urn:uuid:` prefix, as Python's UUID reads them, but not the
+    other strings it also takes for one (a sign, `0x`, `_`, spaces, digits of other scripts)."""
     if not isinstance(value, str) or len(value) < 32:  # shorter than any form of a UUID (a key, mostly)
         return None
-    try:
-        return str(UUID(value))
-    except (ValueError, TypeError, AttributeError):
+    digits = value.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
+    if not _HEX32.match(digits):
         return None
+    return str(UUID(digits))
+
+
+_HEX32 = re.compile(r"[0-9a-fA-F]{32}\Z")
 
 
 # ------------------------------------------------------------------ partial dates
