@@ -522,7 +522,7 @@ class Ledger:
         (a merged duplicate under the name of the entity it was merged into), for people to read."""
         from projections import queries
 
-        return self._query(queries.case_show, case, names, as_of=as_of)
+        return self._query(queries.case_show, _named(case, "case"), names, as_of=as_of)
 
     def entities(self, kind: str | None = None, *, as_of: str | int | None = None) -> list[dict[str, Any]]:
         """Entities (merged duplicates left out) and the countries in a role."""
@@ -541,7 +541,7 @@ class Ledger:
                 found["names"] = queries.entity_names(db, found)
             return found
 
-        return self._query(read, entity, as_of=as_of)
+        return self._query(read, _named(entity, "entity"), as_of=as_of)
 
     def timeline(self, case: str | None = None, entity: str | None = None, *, include_retracted: bool = False,
                  as_of: str | int | None = None, names: bool = False) -> list[dict[str, Any]]:
@@ -594,7 +594,7 @@ class Ledger:
         from projections import asking
 
         with self._reading(as_of) as (db, position):
-            found = asking.incident_show(db, ref)
+            found = asking.incident_show(db, _named(ref, "incident"))
         found["history"] = history(self.application(), found["id"], upto=position)
         found["position"] = position
         return found
@@ -648,7 +648,7 @@ class Ledger:
         ones left out), `"amendments"`, `"claims"` and `"position"`."""
         from projections import asking
 
-        return self._query(asking.source_show, source, as_of=as_of)
+        return self._query(asking.source_show, _named(source, "source"), as_of=as_of)
 
     def amend_source(self, source: str, *, reason: str, set: Mapping[str, Any], key: str | None = None) -> Written:
         """Correct a source's fields (`publisher`, `title`, `url`, `published`, `reliability`,
@@ -664,7 +664,7 @@ class Ledger:
         "roles", "first", "last", "depth", "via"}`, nearer first, then most shared, then by id."""
         from projections import asking
 
-        return self._query(asking.links, entity, depth, cases, limit, offset, as_of=as_of)
+        return self._query(asking.links, _named(entity, "entity"), depth, cases, limit, offset, as_of=as_of)
 
     # ------------------------------------------------------------------ asking the ledger: search
 
@@ -823,3 +823,12 @@ class Ledger:
         from ledger.report.render import render
 
         return render(self.report_data(case, fmt, as_of), fmt)
+
+
+def _named(ref: str, what: str) -> str:
+    """The id (or key, or name) a read is asked for: a blank one names nothing, and is bad input."""
+    if not isinstance(ref, str) or not ref.strip():
+        from ledger.errors import InvalidInput
+
+        raise InvalidInput(f"an empty {what} id names no {what}: give one")
+    return ref

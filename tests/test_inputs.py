@@ -57,6 +57,7 @@ def test_entity_alias_from_the_cli_records_the_alias(story):
     ("0001-01-01T00:00:00+01:00", "out of range"),  # year 0 in UTC
     ("9999", "out of range"), ("9999-12", "out of range"), ("9999-01-01", "out of range"),
     ("0000", "out of range"), ("2023-02-30", "no such day"), ("2023-13", "no such month"),
+    ("2023-13-01", "no such month"), ("2023-00-10", "no such month"),
     ("٢٠٢٣", "use YYYY"),  # digits of another script are not a year
 ])
 def test_a_date_outside_the_range_is_bad_input_and_stores_nothing(story, tmp_path, on, message):
@@ -356,3 +357,12 @@ def test_a_database_of_something_else_is_never_made_into_a_ledger(tmp_path):
     con = sqlite3.connect(other)
     assert [n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["users"]
     con.close()
+
+
+@pytest.mark.parametrize("read", [("case", "show"), ("incident", "show"), ("source", "show"), ("entity", "show"),
+                                  ("links",)])
+def test_a_read_of_an_empty_id_is_bad_input(story_read, read):
+    what = "source" if "source" in read else "case" if "case" in read else "incident" if "incident" in read \
+        else "entity"
+    for blank in ("", "   "):
+        assert story_read(*read, blank, code=2).stderr == f"Error: an empty {what} id names no {what}: give one\n"

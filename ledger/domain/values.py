@@ -257,6 +257,8 @@ def _parse_date_text(value: str) -> PartialDate:
         _in_range(value, int(m.group(1)))
         return PartialDate(text, "month")
     if _DAY.match(text):
+        if not 1 <= int(text[5:7]) <= 12:
+            raise InvalidInput(f"invalid date {shown(value)}: no such month")
         try:
             day = date.fromisoformat(text)
         except ValueError:
