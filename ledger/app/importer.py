@@ -194,6 +194,9 @@ def _spill(spill: IO[bytes], lineno: int, skipped: bool, events: list[StoredEven
 
 @dataclass
 class Spilled:
+    """One line of the spill file: a validated line's number, whether it was stored already, its
+    events as they will be stored, its key or incident id, its text and its preconditions."""
+
     lineno: int
     skipped: bool
     events: list[StoredEvent]
