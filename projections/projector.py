@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -392,7 +391,6 @@ def _role_rows(incident: int, kind: str, fields: dict[str, Any]) -> list[tuple[A
 
 _RANK = {precision: rank for rank, precision in enumerate(PRECISIONS)}
 _ROLES = {name: tuple(role.name for role in kind.roles) for name, kind in KINDS.items()}
-_start = lru_cache(maxsize=4096)(range_start)  # the same dates come again and again
 
 
 def incident_row(kind: str, fields: dict[str, Any], incident: int = 0,
@@ -411,7 +409,7 @@ def incident_row(kind: str, fields: dict[str, Any], incident: int = 0,
                     role_rows.append((refs[0], incident, role))
                 else:
                     role_rows += [(ref, incident, role) for ref in dict.fromkeys(refs)]
-    return (on, precision, _start(on, precision), _RANK[precision], get("place"), get("country"), get("note"),
+    return (on, precision, range_start(on, precision), _RANK[precision], get("place"), get("country"), get("note"),
             *map(get, DETAILS), _dumps(get("sources") or []), _dumps(roles), incident_words(fields))
 
 

@@ -281,19 +281,15 @@ def _parse_date_text(value: str) -> PartialDate:
 
 def is_future(on: str, precision: str, now: datetime | None = None) -> bool:
     """Whether a date's range starts after `now` (UTC; default: this moment)."""
-    moment = _utc_second() if now is None else now.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
-    return _range_start(on, precision) > moment
+    moment = (_utc_text(int(time.time())) if now is None
+              else now.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
+    return range_start(on, precision) > moment
 
 
-_second: list[object] = [None, ""]
-
-
-def _utc_second() -> str:
-    """This second in UTC as ISO 8601 text, made once a second (an import asks for every line)."""
-    second = int(time.time())
-    if second != _second[0]:
-        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
-    return str(_second[1])
+@lru_cache(maxsize=1)  # made once a second: an import asks for every line
+def _utc_text(second: int) -> str:
+    """A second since the epoch as ISO 8601 text in UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
 
 
 def parse_moment(text: str) -> datetime:
@@ -312,6 +308,7 @@ def parse_moment(text: str) -> datetime:
     return moment
 
 
+@lru_cache(maxsize=4096)  # an import, a replay meet the same dates again and again
 def range_start(text: str, precision: str) -> str:
     if precision == "year":
         return f"{text}-01-01T00:00:00"
@@ -324,8 +321,6 @@ def range_start(text: str, precision: str) -> str:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="seconds")
 
-
-_range_start = lru_cache(maxsize=4096)(range_start)  # an import meets the same dates again and again
 
 
 _AMOUNT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?\Z")
